@@ -1,0 +1,317 @@
+"""The configuration of one experiment (one sweep cell), validated strictly.
+
+An experiment trains the same denoiser on disjoint training splits of one data model and records
+every diagnostic along training. Its configuration is a tree of dataclasses built from a plain
+mapping (a TOML table, a JSON string) by :meth:`ExperimentConfig.from_dict`, which rejects unknown
+keys, wrong types and infeasible values with a :class:`~physgen.errors.ConfigError` naming the
+dotted key (``train.steps``, ``model.q_eff`` …) before any work starts.
+
+Sections::
+
+    seed = 0
+    [model]      name = "tree", then the model's own constructor parameters (q, depth, …)
+    [data]       n_train, n_test, n_pairs, n_seed_pairs
+    [diffusion]  T, schedule
+    [net]        kind, width, layers, heads, ff, time_dim, dropout
+    [train]      steps, batch_size, lr, lr_schedule, ema_decay, n_checkpoints, device, threads
+    [metrics]    t_frac, loss_t_frac, n_eval, n_generate, …
+
+``to_dict`` gives the fully resolved mapping (every default filled in); its canonical JSON and
+SHA-256 (:meth:`ExperimentConfig.sha256`) identify a cell on disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from physgen.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "DiffusionConfig",
+    "ExperimentConfig",
+    "MetricsConfig",
+    "ModelConfig",
+    "NetConfig",
+    "TrainConfig",
+    "from_mapping",
+]
+
+
+def _check(cond: bool, key: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(key, message)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which registered data model, and its constructor parameters."""
+
+    name: str = "tree"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Any:
+        """Instantiate the model (errors name ``model.<param>``)."""
+        from physgen.registry import make_model
+
+        try:
+            return make_model(self.name, **self.params)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("model", str(exc)) from None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Training splits and held-out data.
+
+    ``n_pairs`` disjoint pairs (A, B) use ``2 * n_pairs`` disjoint splits of ``n_train`` samples;
+    ``n_seed_pairs`` pairs train two seeds on one split (the seed-noise baseline).
+    """
+
+    n_train: int = 250
+    n_test: int = 1000
+    n_pairs: int = 3
+    n_seed_pairs: int = 1
+
+    def validate(self, prefix: str = "data") -> None:
+        _check(self.n_train >= 1, f"{prefix}.n_train", f"must be ≥ 1, got {self.n_train}")
+        _check(self.n_test >= 2, f"{prefix}.n_test", f"must be ≥ 2, got {self.n_test}")
+        _check(self.n_pairs >= 1, f"{prefix}.n_pairs", f"must be ≥ 1, got {self.n_pairs}")
+        _check(
+            self.n_seed_pairs >= 0, f"{prefix}.n_seed_pairs", f"must be ≥ 0, got {self.n_seed_pairs}"
+        )
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """The noise schedule: ``T`` steps, ``linear`` (the paper's rescaled betas) or ``cosine``."""
+
+    T: int = 500
+    schedule: Literal["linear", "cosine"] = "linear"
+
+    def validate(self, prefix: str = "diffusion") -> None:
+        _check(self.T >= 2, f"{prefix}.T", f"must be ≥ 2, got {self.T}")
+
+    def build(self) -> Any:
+        from physgen.diffusion import Schedule
+
+        return Schedule.linear(self.T) if self.schedule == "linear" else Schedule.cosine(self.T)
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """The denoiser network (``transformer`` for tokens, ``mlp`` for vectors, ``unet`` for
+    images). Defaults are the CPU-sized transformer of the issue's measurements (≈70 k params)."""
+
+    kind: Literal["transformer", "mlp", "unet"] = "transformer"
+    width: int = 64
+    layers: int = 2
+    heads: int = 4
+    ff: int = 128
+    time_dim: int = 32
+    dropout: float = 0.0
+
+    def validate(self, prefix: str = "net") -> None:
+        for name in ("width", "layers", "heads", "ff", "time_dim"):
+            v = getattr(self, name)
+            _check(v >= 1, f"{prefix}.{name}", f"must be ≥ 1, got {v}")
+        _check(
+            self.kind != "transformer" or self.width % self.heads == 0,
+            f"{prefix}.heads",
+            f"width {self.width} must be divisible by heads {self.heads}",
+        )
+        _check(0.0 <= self.dropout < 1.0, f"{prefix}.dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation. ``lr_schedule``: ``constant`` or ``paper`` (factor 1 → 0.5 linearly over the
+    first 1/400 of the steps — the paper's 50 of 20 000 epochs — then cosine to 0.1).
+    ``ema_decay`` = 0 disables the weight average; checkpoints are ``n_checkpoints`` log-spaced
+    steps in ``[1, steps]`` (evaluated on the EMA weights when enabled)."""
+
+    steps: int = 24_000
+    batch_size: int = 64
+    lr: float = 1e-3
+    lr_schedule: Literal["constant", "paper"] = "constant"
+    ema_decay: float = 0.999
+    n_checkpoints: int = 25
+    device: str = "auto"
+    threads: int = 1
+
+    def validate(self, prefix: str = "train") -> None:
+        _check(self.steps >= 1, f"{prefix}.steps", f"must be ≥ 1, got {self.steps}")
+        _check(self.batch_size >= 1, f"{prefix}.batch_size", f"must be ≥ 1, got {self.batch_size}")
+        _check(self.lr > 0, f"{prefix}.lr", f"must be > 0, got {self.lr}")
+        _check(0.0 <= self.ema_decay < 1.0, f"{prefix}.ema_decay", "must be in [0, 1)")
+        _check(
+            2 <= self.n_checkpoints <= self.steps,
+            f"{prefix}.n_checkpoints",
+            f"must be in [2, steps={self.steps}], got {self.n_checkpoints}",
+        )
+        _check(
+            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            f"{prefix}.device",
+            f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}",
+        )
+        _check(self.threads >= 1, f"{prefix}.threads", f"must be ≥ 1, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Evaluation settings (science.md §4).
+
+    ``t_frac``: diffusion time of the score-level diagnostics (D_k, S), paper 0.15;
+    ``loss_t_frac``: time of the loss decomposition, paper 0.3; ``n_eval``: inputs per score-level
+    diagnostic; ``n_generate``: coupled samples per checkpoint for NN / memorisation statistics;
+    ``uturn_t_fracs`` and ``uturn_reps``: U-turn starts and repetitions; ``kl_t_points``: number of
+    diffusion times of the KL-along-time curves; ``bias_rule``: ``learned`` restricts argmin S to
+    checkpoints where both models beat the root-only oracle (D_0 < KL(BP_0‖BP_L)), ``none`` takes
+    the plain argmin.
+    """
+
+    t_frac: float = 0.15
+    loss_t_frac: float = 0.3
+    n_eval: int = 512
+    n_generate: int = 256
+    uturn_t_fracs: tuple[float, ...] = (0.01, 0.03, 0.05, 0.085, 0.12)
+    uturn_reps: int = 4
+    kl_t_points: int = 20
+    bias_rule: Literal["learned", "none"] = "learned"
+
+    def validate(self, prefix: str = "metrics") -> None:
+        for name in ("t_frac", "loss_t_frac"):
+            v = getattr(self, name)
+            _check(0.0 < v <= 1.0, f"{prefix}.{name}", f"must be in (0, 1], got {v}")
+        for v in self.uturn_t_fracs:
+            _check(0.0 < v <= 1.0, f"{prefix}.uturn_t_fracs", f"values must be in (0, 1], got {v}")
+        for name in ("n_eval", "n_generate", "uturn_reps", "kl_t_points"):
+            v = getattr(self, name)
+            _check(v >= 1, f"{prefix}.{name}", f"must be ≥ 1, got {v}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment = one sweep cell. See the module docstring for the sections."""
+
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> ExperimentConfig:
+        """Build and validate from a nested mapping; ``model`` is ``{name, **params}``."""
+        mapping = dict(mapping)
+        model = mapping.pop("model", {})
+        if not isinstance(model, Mapping):
+            raise ConfigError("model", f"must be a table, got {type(model).__name__}")
+        model = dict(model)
+        name = model.pop("name", ModelConfig.name)
+        if not isinstance(name, str):
+            raise ConfigError("model.name", f"must be a string, got {type(name).__name__}")
+        cfg = from_mapping(cls, mapping, "")
+        cfg = dataclasses.replace(cfg, model=ModelConfig(name=name, params=model))
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Check every section and that the model builds; raises :class:`ConfigError`."""
+        self.data.validate()
+        self.diffusion.validate()
+        self.net.validate()
+        self.train.validate()
+        self.metrics.validate()
+        self.model.build()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved mapping (round-trips through :meth:`from_dict`)."""
+        d = dataclasses.asdict(self)
+        model = d.pop("model")
+        d["model"] = {"name": model["name"], **model["params"]}
+        d["metrics"]["uturn_t_fracs"] = list(d["metrics"]["uturn_t_fracs"])
+        return d
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys): the ``config_json`` attribute of output files."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def sha256(self) -> str:
+        """SHA-256 of :meth:`to_json`: a cell's identity for resuming."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (ints accepted where floats are expected)."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        _check(value in choices, key, f"must be one of {list(choices)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in typing.get_args(tp):
+            if arg is type(None) and value is None:
+                return None
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(key, f"invalid value {value!r}")
+    if origin is tuple:
+        _check(isinstance(value, list | tuple), key, f"must be a list, got {type(value).__name__}")
+        (elem, _) = typing.get_args(tp)
+        return tuple(_coerce(v, elem, key) for v in value)
+    if origin is dict:
+        _check(isinstance(value, Mapping), key, f"must be a table, got {type(value).__name__}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        _check(isinstance(value, Mapping), key, f"must be a table, got {type(value).__name__}")
+        return from_mapping(tp, value, key)
+    if tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        _check(ok, key, f"must be a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok and isinstance(value, float) and value.is_integer():
+            return int(value)
+        _check(ok, key, f"must be an integer, got {value!r}")
+        return value
+    if tp is bool:
+        _check(isinstance(value, bool), key, f"must be true or false, got {value!r}")
+        return value
+    if tp is str:
+        _check(isinstance(value, str), key, f"must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")
+
+
+def from_mapping(cls: type, mapping: Mapping[str, Any], prefix: str) -> Any:
+    """Strictly build dataclass ``cls`` from ``mapping``: unknown keys and wrong types raise a
+    :class:`ConfigError` naming ``prefix.key``."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in mapping.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            raise ConfigError(dotted, f"unknown key; known: {', '.join(sorted(names))}")
+        kwargs[key] = _coerce(value, hints[key], dotted)
+    return cls(**kwargs)
