@@ -74,13 +74,17 @@ class DataConfig:
     """Training splits and held-out data.
 
     ``n_pairs`` disjoint pairs (A, B) use ``2 * n_pairs`` disjoint splits of ``n_train`` samples;
-    ``n_seed_pairs`` pairs train two seeds on one split (the seed-noise baseline).
+    ``n_seed_pairs`` pairs train two seeds on one split (the seed-noise baseline). The splits and
+    the test set are disjoint blocks of one seeded pool of ``pool_size`` samples (the paper: 10^6);
+    asking for more than the pool holds is an error, never a silent overlap.
     """
 
     n_train: int = 250
     n_test: int = 1000
     n_pairs: int = 3
     n_seed_pairs: int = 1
+    pool_size: int = 1_000_000
+
 
     def validate(self, prefix: str = "data") -> None:
         _check(self.n_train >= 1, f"{prefix}.n_train", f"must be ≥ 1, got {self.n_train}")
@@ -88,6 +92,13 @@ class DataConfig:
         _check(self.n_pairs >= 1, f"{prefix}.n_pairs", f"must be ≥ 1, got {self.n_pairs}")
         _check(
             self.n_seed_pairs >= 0, f"{prefix}.n_seed_pairs", f"must be ≥ 0, got {self.n_seed_pairs}"
+        )
+        need = 2 * self.n_pairs * self.n_train + self.n_test
+        _check(
+            need <= self.pool_size,
+            f"{prefix}.n_train",
+            f"{2 * self.n_pairs} disjoint splits of {self.n_train} plus {self.n_test} test samples "
+            f"need {need} samples but the pool holds {self.pool_size}",
         )
 
 
