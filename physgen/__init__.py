@@ -18,7 +18,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = ["__version__", "open_results"]
 
 
-def open_results(path):  # noqa: ANN001, ANN201 - thin lazy re-export
+def open_results(path):
     """Open a physgen results file (netCDF) as an :class:`xarray.Dataset`.
 
     See :func:`physgen.io.open_results`.

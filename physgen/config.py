@@ -85,13 +85,14 @@ class DataConfig:
     n_seed_pairs: int = 1
     pool_size: int = 1_000_000
 
-
     def validate(self, prefix: str = "data") -> None:
         _check(self.n_train >= 1, f"{prefix}.n_train", f"must be ≥ 1, got {self.n_train}")
         _check(self.n_test >= 2, f"{prefix}.n_test", f"must be ≥ 2, got {self.n_test}")
         _check(self.n_pairs >= 1, f"{prefix}.n_pairs", f"must be ≥ 1, got {self.n_pairs}")
         _check(
-            self.n_seed_pairs >= 0, f"{prefix}.n_seed_pairs", f"must be ≥ 0, got {self.n_seed_pairs}"
+            self.n_seed_pairs >= 0,
+            f"{prefix}.n_seed_pairs",
+            f"must be ≥ 0, got {self.n_seed_pairs}",
         )
         need = 2 * self.n_pairs * self.n_train + self.n_test
         _check(
@@ -140,7 +141,9 @@ class NetConfig:
             f"{prefix}.heads",
             f"width {self.width} must be divisible by heads {self.heads}",
         )
-        _check(0.0 <= self.dropout < 1.0, f"{prefix}.dropout", f"must be in [0, 1), got {self.dropout}")
+        _check(
+            0.0 <= self.dropout < 1.0, f"{prefix}.dropout", f"must be in [0, 1), got {self.dropout}"
+        )
 
 
 @dataclass(frozen=True)

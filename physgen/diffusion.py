@@ -49,13 +49,13 @@ class Schedule:
         object.__setattr__(self, "alpha_bar", np.cumprod(alpha))
 
     @property
-    def T(self) -> int:  # noqa: N802 - the literature's name
+    def T(self) -> int:
         """Number of diffusion steps."""
         return self.betas.size
 
     @classmethod
     def linear(
-        cls, T: int = 500, beta_start: float | None = None, beta_end: float | None = None  # noqa: N803
+        cls, T: int = 500, beta_start: float | None = None, beta_end: float | None = None
     ) -> Schedule:
         """Linear betas; by default the paper's ``1e-4 … 0.02`` rescaled by ``1000 / T``."""
         if int(T) < 1:
@@ -66,7 +66,7 @@ class Schedule:
         return cls(np.linspace(lo, hi, int(T)), name="linear")
 
     @classmethod
-    def cosine(cls, T: int = 500, s: float = 0.008, max_beta: float = 0.999) -> Schedule:  # noqa: N803
+    def cosine(cls, T: int = 500, s: float = 0.008, max_beta: float = 0.999) -> Schedule:
         """Nichol & Dhariwal's cosine schedule, betas clipped at ``max_beta``."""
         if int(T) < 1:
             raise ValueError(f"T must be ≥ 1, got {T}")

@@ -45,7 +45,9 @@ def register_model(name: str) -> Callable[[T], T]:
     def decorator(obj: T) -> T:
         old = _REGISTRY.get(name)
         if old is not None and old is not obj and _qualname(old) != _qualname(obj):
-            raise ValueError(f"a data model named {name!r} is already registered ({_qualname(old)})")
+            raise ValueError(
+                f"a data model named {name!r} is already registered ({_qualname(old)})"
+            )
         _REGISTRY[name] = obj  # type: ignore[assignment]
         return obj
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["per_sample_normal", "sample_generator", "stream_key", "spawn"]
+__all__ = ["per_sample_normal", "sample_generator", "spawn", "stream_key"]
 
 
 def stream_key(seed: int, *path: int) -> int:
