@@ -1,0 +1,68 @@
+"""The cell configuration: strict parsing, errors naming the key, canonical JSON and hash."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from physgen.config import ExperimentConfig
+from physgen.errors import ConfigError
+
+
+def _cfg(**sections: object) -> dict:
+    base: dict = {"model": {"name": "tree", "q": 3, "depth": 2, "q_eff": 2}}
+    base.update(sections)
+    return base
+
+
+def test_round_trip_through_dict_and_json() -> None:
+    cfg = ExperimentConfig.from_dict(_cfg(seed=3, train={"steps": 100, "n_checkpoints": 5}))
+    again = ExperimentConfig.from_dict(json.loads(cfg.to_json()))
+    assert again == cfg
+    assert again.sha256() == cfg.sha256()
+    assert cfg.model.params == {"q": 3, "depth": 2, "q_eff": 2}
+
+
+def test_hash_changes_with_any_value() -> None:
+    a = ExperimentConfig.from_dict(_cfg(train={"steps": 100, "n_checkpoints": 5}))
+    b = ExperimentConfig.from_dict(_cfg(train={"steps": 101, "n_checkpoints": 5}))
+    assert a.sha256() != b.sha256()
+
+
+def test_integral_float_accepted_as_int_and_int_as_float() -> None:
+    cfg = ExperimentConfig.from_dict(_cfg(train={"steps": 100.0, "lr": 1, "n_checkpoints": 5}))
+    assert cfg.train.steps == 100 and isinstance(cfg.train.steps, int)
+    assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "key"),
+    [
+        ({"trian": {}}, "trian"),
+        ({"train": {"stepz": 1}}, "train.stepz"),
+        ({"train": {"steps": "many"}}, "train.steps"),
+        ({"train": {"steps": 1.5}}, "train.steps"),
+        ({"train": {"steps": True}}, "train.steps"),
+        ({"train": {"lr": -1.0}}, "train.lr"),
+        ({"train": {"lr_schedule": "linear"}}, "train.lr_schedule"),
+        ({"train": {"device": "tpu"}}, "train.device"),
+        ({"data": {"n_train": 0}}, "data.n_train"),
+        ({"data": {"n_train": 600_000}}, "data.n_train"),
+        ({"net": {"width": 10, "heads": 4}}, "net.heads"),
+        ({"metrics": {"t_frac": 1.5}}, "metrics.t_frac"),
+        ({"metrics": {"uturn_t_fracs": [0.1, 2.0]}}, "metrics.uturn_t_fracs"),
+        ({"diffusion": {"schedule": "sigmoid"}}, "diffusion.schedule"),
+        ({"data": 3}, "data"),
+    ],
+)
+def test_bad_values_name_their_key(mapping: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ExperimentConfig.from_dict(_cfg(**mapping))
+    assert info.value.key == key
+    assert str(info.value).startswith(f"{key}: ")
+
+
+def test_unknown_model_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        ExperimentConfig.from_dict({"model": {"name": "nope"}})
