@@ -1,0 +1,129 @@
+r"""KL divergences between denoisers: the sample-split divergence S and the KL along time.
+
+For token data a denoiser's output :math:`\hat x_0(x_t) \in \mathbb R^{N\times q}` is one
+posterior distribution over the :math:`q` symbols per position. The divergence of two denoisers on
+one input is the KL summed over symbols and positions (science.md §4),
+
+.. math:: \mathrm{KL}(p\,\|\,q) = \sum_{i=1}^N \sum_{a=1}^q p_{ia} \log\frac{p_{ia}}{q_{ia}},
+
+with both probabilities clipped at ``eps = 1e-8`` and renormalised per position (so the KL is
+:math:`\ge 0`, and 0 iff the clipped rows agree). :func:`denoiser_divergence` averages it over
+inputs :math:`x_t`:
+
+* the **sample-split divergence** :math:`S(\tau) = E\,\mathrm{KL}(\hat x_0^{\theta_A}\|\hat
+  x_0^{\theta_B})` of two models trained on disjoint sets A and B (and, for two seeds on one set,
+  its seed-noise baseline);
+* the **oracle ladder** :math:`D_k` (:mod:`physgen.metrics.oracle`) with BP_k as first argument.
+
+:func:`kl_along_time` traces :math:`E\,\mathrm{KL}(\hat x_0^p\|\hat x_0^q)` over diffusion steps
+with one frozen noise per item (the same :math:`\varepsilon` at every step, so the curve is smooth
+in :math:`t`). :class:`Bound` fixes keyword options of a denoiser, e.g. a filtering level:
+``Bound(tree, filtered_levels=k)`` is the BP_k denoiser.
+
+For continuous data (``kind="mse"``) the divergence is the squared distance
+:math:`\|\hat x_0^p - \hat x_0^q\|^2` summed over the event dimensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from physgen.diffusion import Schedule
+from physgen.errors import PhysgenError
+from physgen.metrics._common import DEFAULT_EPS, clipped_probs, denoise_batched
+from physgen.metrics.losses import frozen_noise
+
+__all__ = ["Bound", "denoiser_divergence", "kl_along_time", "kl_divergence"]
+
+
+class Bound:
+    """A denoiser with keyword options fixed: ``Bound(den, **kw).denoise(x, a)`` calls
+    ``den.denoise(x, a, **kw)``."""
+
+    def __init__(self, den: Any, **kwargs: Any) -> None:
+        self.den = den
+        self.kwargs = kwargs
+
+    def denoise(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
+        """:math:`\\hat x_0` of shape ``x_t.shape`` from the wrapped denoiser."""
+        return self.den.denoise(x_t, alpha_bar, **self.kwargs)
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"Bound({self.den!r}, {opts})"
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray:
+    """Per-item KL(p‖q) summed over symbols (last axis) and positions.
+
+    ``p``, ``q``: ``(n, ..., q)`` probabilities, each row over the last axis a distribution.
+    Returns ``(n,)``.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise PhysgenError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
+    if p.ndim < 2:
+        raise PhysgenError(f"p and q must have shape (n, ..., q), got {p.shape}")
+    pc = clipped_probs(p, eps)
+    qc = clipped_probs(q, eps)
+    return np.sum(pc * (np.log(pc) - np.log(qc)), axis=tuple(range(1, p.ndim)))
+
+
+def denoiser_divergence(
+    den_p: Any,
+    den_q: Any,
+    x_t: np.ndarray,
+    alpha_bar: float | np.ndarray,
+    *,
+    kind: Literal["kl", "mse"] = "kl",
+    eps: float = DEFAULT_EPS,
+    batch_size: int | None = None,
+) -> float:
+    """Mean over inputs of KL(den_p(x_t) ‖ den_q(x_t)) (or the squared distance, ``"mse"``).
+
+    ``x_t``: ``(n, *event)``; ``alpha_bar``: a float or ``(n,)``. Both denoisers see the same
+    inputs. S, its seed baseline and the ladder D_k are this quantity.
+    """
+    p = denoise_batched(den_p, x_t, alpha_bar, batch_size)
+    q = denoise_batched(den_q, x_t, alpha_bar, batch_size)
+    if kind == "kl":
+        return float(np.mean(kl_divergence(p, q, eps)))
+    if kind == "mse":
+        return float(np.mean(np.sum((p - q) ** 2, axis=tuple(range(1, p.ndim)))))
+    raise PhysgenError(f"unknown divergence kind {kind!r}; choose 'kl' or 'mse'")
+
+
+def kl_along_time(
+    den_p: Any,
+    den_q: Any,
+    x0: np.ndarray,
+    schedule: Schedule,
+    t_grid: Sequence[int] | np.ndarray,
+    seed: int,
+    *,
+    kind: Literal["kl", "mse"] = "kl",
+    eps: float = DEFAULT_EPS,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """:math:`E\\,\\mathrm{KL}(\\hat x_0^p \\| \\hat x_0^q)` at each step of ``t_grid``.
+
+    ``x0``: ``(n, *event)`` clean items, noised at every ``t`` with one frozen noise per item
+    (:func:`~physgen.metrics.losses.frozen_noise` under ``seed``). Returns ``(len(t_grid),)``.
+    """
+    x0 = np.asarray(x0, dtype=np.float64)
+    # ε does not depend on t (frozen_noise), so draw it once and re-noise at each step.
+    noise = frozen_noise(x0, schedule, seed, 1).noise
+    out = np.empty(len(t_grid))
+    for j, t in enumerate(t_grid):
+        if not 1 <= int(t) <= schedule.T:
+            raise PhysgenError(f"t_grid values must be diffusion steps in 1..{schedule.T}, got {t}")
+        ab = float(schedule.alpha_bar[int(t)])
+        x_t = np.sqrt(ab) * x0 + np.sqrt(1.0 - ab) * noise
+        out[j] = denoiser_divergence(
+            den_p, den_q, x_t, ab, kind=kind, eps=eps, batch_size=batch_size
+        )
+    return out
