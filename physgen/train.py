@@ -1,0 +1,315 @@
+r"""Training a denoiser with online noising, along log-spaced checkpoints.
+
+Objective (science.md §2). For clean data :math:`x_0` (diffusion space: one-hot tokens or floats),
+every update draws, independently per sample of the minibatch, a step :math:`t \sim U\{1..T\}` and
+fresh noise :math:`\varepsilon \sim \mathcal N(0, I)`, forms
+:math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon` and minimises
+
+* ``"ce"``: the per-token cross-entropy :math:`-\frac1N\sum_i \log \operatorname{softmax}(f_\theta(x_t, t))_{i, a_i}`
+  against the clean tokens :math:`a_i = \arg\max x_{0,i}` (its minimiser is
+  :math:`E[x_0 \mid x_t]`);
+* ``"mse_x0"``: :math:`\lVert f_\theta(x_t, t) - x_0 \rVert^2` (mean over entries);
+* ``"mse_eps"``: :math:`\lVert f_\theta(x_t, t) - \varepsilon \rVert^2` (mean over entries).
+
+Optimiser: Adam at ``lr × factor(s)``. ``lr_schedule = "constant"``: factor 1. ``"paper"``: with
+:math:`S` updates and a warm-down of :math:`w = \max(1, \mathrm{round}(S/400))` updates (the paper's
+50 of 20 000 epochs), update :math:`s = 1..S` uses
+
+.. math:: \mathrm{factor}(s) = 1 - \tfrac12 \tfrac{s-1}{w} \quad (s \le w), \qquad
+          \mathrm{factor}(s) = 0.1 + 0.2\,\bigl(1 + \cos(\pi \tfrac{s-1-w}{S-w})\bigr) \quad (s > w),
+
+i.e. linear from 1 to 0.5, then a cosine from 0.5 down towards 0.1.
+
+Weight average: with ``ema_decay = γ > 0`` the evaluated weights are
+:math:`\bar\theta_s = \gamma \bar\theta_{s-1} + (1-\gamma)\theta_s`, :math:`\bar\theta_0 = \theta_0`
+(the initial weights, no bias correction), updated after every step.
+
+Checkpoints: after update :math:`s` for :math:`s` in :func:`checkpoint_steps` the callback receives
+``(s, NetDenoiser)`` of the averaged weights (raw weights when the average is off).
+
+Randomness: the network's initial weights are the caller's (``physgen.nets.build_net(seed=…)``);
+minibatch indices (drawn **with replacement**, uniform over the training set), steps and noise come
+from one ``torch.Generator`` seeded with ``physgen.rng.spawn(seed, BATCH_LABEL)``. On the CPU the same
+network, data, config and seed give bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from physgen.config import TrainConfig
+from physgen.diffusion import Schedule
+from physgen.errors import PhysgenError
+from physgen.nets.wrap import NetDenoiser, Output, resolve_device
+from physgen.rng import spawn
+
+__all__ = [
+    "BATCH_LABEL",
+    "OUTPUT_OF_LOSS",
+    "ExponentialMovingAverage",
+    "Loss",
+    "TrainResult",
+    "checkpoint_steps",
+    "load_checkpoint",
+    "lr_factors",
+    "save_checkpoint",
+    "train",
+]
+
+Loss = Literal["ce", "mse_x0", "mse_eps"]
+
+OUTPUT_OF_LOSS: dict[str, Output] = {"ce": "logits", "mse_x0": "x0", "mse_eps": "eps"}
+"""How a network trained with each loss is read by :class:`~physgen.nets.NetDenoiser`."""
+
+BATCH_LABEL = 2
+"""``physgen.rng.spawn`` label of the minibatch / step / noise stream of a training run."""
+
+
+def checkpoint_steps(steps: int, n_checkpoints: int) -> np.ndarray:
+    """``min(n_checkpoints, steps)`` log-spaced, strictly increasing ints in ``[1, steps]``,
+    always including 1 and ``steps`` (shape ``(n,)``, int64).
+
+    Rounded geometric positions, pushed up where rounding would repeat a step (early, dense end)
+    and capped from the top so that exactly ``n`` distinct steps remain.
+    """
+    if steps < 1 or n_checkpoints < 1:
+        raise PhysgenError(f"need steps ≥ 1 and n_checkpoints ≥ 1, got {steps}, {n_checkpoints}")
+    n = min(int(n_checkpoints), int(steps))
+    if n == 1:
+        return np.array([steps], dtype=np.int64)
+    pos = np.rint(np.geomspace(1.0, float(steps), n)).astype(np.int64)
+    for i in range(1, n):
+        pos[i] = max(pos[i], pos[i - 1] + 1)
+    for i in range(n - 1, -1, -1):
+        pos[i] = min(pos[i], steps - (n - 1 - i))
+    return pos
+
+
+def lr_factors(steps: int, schedule: str) -> np.ndarray:
+    """Learning-rate factor of updates ``1..steps`` (shape ``(steps,)``): see the module docstring."""
+    if schedule == "constant":
+        return np.ones(steps)
+    if schedule != "paper":
+        raise PhysgenError(f"lr_schedule must be 'constant' or 'paper', got {schedule!r}")
+    i = np.arange(steps, dtype=np.float64)  # s - 1
+    w = max(1, round(steps / 400))
+    warm = 1.0 - 0.5 * i / w
+    span = max(steps - w, 1)
+    cosine = 0.1 + 0.2 * (1.0 + np.cos(np.pi * (i - w) / span))
+    return np.where(i < w, warm, cosine)
+
+
+class ExponentialMovingAverage:
+    """A copy of ``net`` holding :math:`\\bar\\theta \\leftarrow \\gamma\\bar\\theta + (1-\\gamma)\\theta`.
+
+    :meth:`update` is one fused ``lerp`` over all parameters (no per-step Python loop over
+    tensors); buffers (none in physgen's nets) are copied by :meth:`sync_buffers`.
+    """
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise PhysgenError(f"ema decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.module = copy.deepcopy(net)
+        self.module.requires_grad_(False)
+        self._source = list(net.parameters())
+        self._average = list(self.module.parameters())
+        self._source_buffers = list(net.buffers())
+        self._average_buffers = list(self.module.buffers())
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """One averaging step after an optimiser update."""
+        torch._foreach_lerp_(self._average, self._source, 1.0 - self.decay)
+
+    @torch.no_grad()
+    def sync_buffers(self) -> None:
+        """Copy the buffers (e.g. normalisation statistics) of the trained network."""
+        for avg, src in zip(self._average_buffers, self._source_buffers, strict=True):
+            avg.copy_(src)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        net: the trained network (raw weights after the last update).
+        ema: the weight average (``None`` when ``ema_decay = 0``).
+        denoiser: :class:`NetDenoiser` of the evaluated weights (``ema`` when present).
+        steps: checkpoint steps, shape ``(n_checkpoints,)``.
+        train_loss: mean minibatch loss over the updates since the previous checkpoint, one value
+            per checkpoint, shape ``(n_checkpoints,)``.
+        wall_time: seconds spent in the training loop, callbacks included.
+        callback_time: seconds spent in the callbacks.
+    """
+
+    net: nn.Module
+    ema: nn.Module | None
+    denoiser: NetDenoiser
+    steps: np.ndarray
+    train_loss: np.ndarray
+    wall_time: float
+    callback_time: float
+
+
+def _check_data(x0: np.ndarray, loss: str) -> np.ndarray:
+    if loss not in OUTPUT_OF_LOSS:
+        raise PhysgenError(f"loss must be one of {list(OUTPUT_OF_LOSS)}, got {loss!r}")
+    x = np.asarray(x0)
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise PhysgenError(f"training data must have shape (n ≥ 1, *event_shape), got {x.shape}")
+    if loss == "ce" and not (np.all((x == 0) | (x == 1)) and np.all(x.sum(axis=-1) == 1)):
+        raise PhysgenError("loss 'ce' needs one-hot data along the last axis (model.encode)")
+    return x
+
+
+def train(
+    net: nn.Module,
+    x0: np.ndarray,
+    schedule: Schedule,
+    cfg: TrainConfig,
+    *,
+    loss: Loss = "ce",
+    seed: int,
+    callback: Callable[[int, NetDenoiser], None] | None = None,
+) -> TrainResult:
+    """Train ``net`` on ``x0`` (shape ``(n, *event_shape)``, diffusion space) for ``cfg.steps``
+    updates; see the module docstring for the objective, schedule, average and randomness.
+
+    ``callback(step, denoiser)`` runs at every checkpoint step; ``denoiser`` wraps the live
+    evaluated weights (copy it to keep a snapshot). The network is moved to ``cfg.device``
+    (``"auto"``: CUDA when present, where the forward pass runs under bf16 autocast).
+    """
+    x = _check_data(x0, loss)
+    torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    net.to(device).train()
+
+    data = torch.as_tensor(x, dtype=torch.float32, device=device)
+    target = data.argmax(dim=-1) if loss == "ce" else None
+    n, event = data.shape[0], tuple(data.shape[1:])
+    batch, T = cfg.batch_size, schedule.T
+    bshape = (batch,) + (1,) * len(event)
+    sqrt_ab = torch.as_tensor(np.sqrt(schedule.alpha_bar), dtype=torch.float32, device=device)
+    sqrt_1mab = torch.as_tensor(
+        np.sqrt(1.0 - schedule.alpha_bar), dtype=torch.float32, device=device
+    )
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(spawn(seed, BATCH_LABEL))
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    factors = (
+        None if cfg.lr_schedule == "constant" else lr_factors(cfg.steps, cfg.lr_schedule) * cfg.lr
+    )
+    ema = ExponentialMovingAverage(net, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    evaluated = ema.module if ema is not None else net
+    denoiser = NetDenoiser(evaluated, schedule, OUTPUT_OF_LOSS[loss], device=device)
+    checkpoints = checkpoint_steps(cfg.steps, cfg.n_checkpoints)
+    losses = np.empty(checkpoints.size)
+    amp = device.type == "cuda"
+
+    loss_sum = torch.zeros((), device=device)
+    last, k, callback_time = 0, 0, 0.0
+    start = time.perf_counter()
+    for step in range(1, cfg.steps + 1):
+        idx = torch.randint(n, (batch,), generator=gen, device=device)
+        t = torch.randint(1, T + 1, (batch,), generator=gen, device=device)
+        eps = torch.randn((batch, *event), generator=gen, device=device)
+        clean = data[idx]
+        x_t = sqrt_ab[t].view(bshape) * clean + sqrt_1mab[t].view(bshape) * eps
+        if factors is not None:
+            for group in opt.param_groups:
+                group["lr"] = factors[step - 1]
+        with torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext():
+            out = net(x_t, t.to(torch.float32))
+        if loss == "ce":
+            value = F.cross_entropy(out.flatten(0, -2).float(), target[idx].flatten())
+        else:
+            value = F.mse_loss(out.float(), clean if loss == "mse_x0" else eps)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        opt.step()
+        if ema is not None:
+            ema.update()
+        loss_sum += value.detach()
+        if step == checkpoints[k]:
+            losses[k] = loss_sum.item() / (step - last)
+            loss_sum.zero_()
+            last = step
+            if callback is not None:
+                if ema is not None:
+                    ema.sync_buffers()
+                tic = time.perf_counter()
+                callback(step, denoiser)
+                callback_time += time.perf_counter() - tic
+            k += 1
+    wall = time.perf_counter() - start
+    if ema is not None:
+        ema.sync_buffers()
+    return TrainResult(
+        net=net,
+        ema=ema.module if ema is not None else None,
+        denoiser=denoiser,
+        steps=checkpoints,
+        train_loss=losses,
+        wall_time=wall,
+        callback_time=callback_time,
+    )
+
+
+def save_checkpoint(
+    path: str | Path, net: nn.Module, meta: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``net``'s state dict and JSON-serialisable ``meta`` to ``path`` atomically (temporary
+    file, then ``os.replace``). Returns the path."""
+    path = Path(path)
+    try:
+        meta_json = json.dumps(dict(meta or {}), sort_keys=True)
+    except TypeError as exc:
+        raise PhysgenError(f"checkpoint meta must be JSON-serialisable: {exc}") from None
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save({"state_dict": state, "meta_json": meta_json}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_checkpoint(
+    path: str | Path, net: nn.Module | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read ``(state_dict, meta)`` written by :func:`save_checkpoint` with
+    ``torch.load(weights_only=True)`` (never runs code from the file); with ``net``, also load the
+    weights into it."""
+    try:
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise PhysgenError(f"{path}: not a physgen checkpoint ({exc})") from None
+    if not isinstance(blob, dict) or "state_dict" not in blob or "meta_json" not in blob:
+        raise PhysgenError(f"{path}: not a physgen checkpoint (missing state_dict/meta_json)")
+    state, meta = blob["state_dict"], json.loads(blob["meta_json"])
+    if net is not None:
+        net.load_state_dict(state)
+    return state, meta
