@@ -5,5 +5,15 @@ from __future__ import annotations
 from physgen.models.base import DataModel, Denoiser, tweedie_score
 from physgen.models.empirical import Empirical
 from physgen.models.gmm import GaussianMixture, gmm
+from physgen.models.tree import TreeGrammar, random_hierarchy_model
 
-__all__ = ["DataModel", "Denoiser", "Empirical", "GaussianMixture", "gmm", "tweedie_score"]
+__all__ = [
+    "DataModel",
+    "Denoiser",
+    "Empirical",
+    "GaussianMixture",
+    "TreeGrammar",
+    "gmm",
+    "random_hierarchy_model",
+    "tweedie_score",
+]

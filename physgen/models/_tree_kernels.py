@@ -1,0 +1,405 @@
+r"""Numba kernels of the tree grammar: belief propagation, ancestral sampling, bottom-up parsing.
+
+Tree layout (heap order, branching :math:`s`, depth :math:`L`): level :math:`d` holds
+:math:`s^d` nodes starting at offset :math:`(s^d-1)/(s-1)`; the children of node :math:`p` are
+:math:`s p + 1, \dots, s p + s`; the :math:`N = s^L` leaves are the last :math:`N` nodes.
+
+Rules (sparse): :math:`R = q\,q_\mathrm{eff}` allowed rules, sorted by parent, so rule :math:`r`
+has parent :math:`a_r = \lfloor r / q_\mathrm{eff} \rfloor`, children ``child[r]`` (``s``
+symbols) and probability ``prob[r]`` :math:`= M[a_r, \text{child}[r]]`. A node update therefore
+costs :math:`O(q\, q_\mathrm{eff}\, s)` instead of :math:`O(q^{s+1})`.
+
+Belief propagation (science.md §3), per sample, messages normalised at every node and the log
+normalisers accumulated into :math:`\log Z`:
+
+* leaves: :math:`\psi_i(a) \propto e^{h_i(a)}` with the maximum subtracted before the exponential;
+* upward: :math:`u_p(a) \propto \sum_{r: a_r = a} M_r \prod_c u_{pc}(\text{child}[r,c])`;
+* level :math:`k` (filtered model, :math:`T_j` the root → j channel; :math:`T = I` when
+  :math:`k = 0`): :math:`m_j(a) = \sum_b T_j[a,b] u_j(b)`, root belief
+  :math:`\propto \pi(a)\prod_j m_j(a)`, cavity :math:`c_j \propto \pi \prod_{i \ne j} m_i`
+  (prefix/suffix sums of :math:`\log m_j`, so zeros are exact),
+  :math:`v_j(b) \propto \sum_a T_j[a,b]\, c_j(a)`;
+* downward: :math:`v_{pc}(b) \propto \sum_{r:\,\text{child}[r,c]=b} v_p(a_r) M_r
+  \prod_{c' \ne c} u_{pc'}(\text{child}[r,c'])`;
+* leaf marginals :math:`\mu_i \propto \psi_i\, v_i`.
+
+A sample whose evidence has (numerically) zero probability gets NaN marginals and
+:math:`\log Z = -\infty`.
+
+Sampling uses a counter-based generator (SplitMix64 finaliser): the uniform number ``c``
+of sample ``i`` is ``mix(mix(key ^ mix(i)) + (c + 1) γ)``, so sample ``i`` depends only on
+``(key, i)``, never on the batch size, chunking or thread count. Counter ``p`` chooses the rule
+of node ``p``; counter ``n_nodes + p`` draws the symbol of node ``p`` (the root, and the level-k
+nodes of a filtered model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["bp_leaf_marginals", "parse_trees", "sample_trees"]
+
+# Samples per parallel work item: scratch arrays are allocated once per chunk, not per sample.
+_CHUNK = 64
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _mix64(z: np.uint64) -> np.uint64:
+    """SplitMix64 finaliser: a bijective avalanche hash of a 64-bit word."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _uniform(base: np.uint64, counter: int) -> float:
+    """Uniform double in [0, 1) number ``counter`` of the stream ``base``."""
+    h = _mix64(base + np.uint64(counter + 1) * _GAMMA)
+    return np.float64(h >> _S11) * _TWO_M53
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _categorical(cum: np.ndarray, u: float) -> int:
+    """Index of the first cumulative probability above ``u`` (last index if rounding leaves
+    ``cum[-1] < 1``)."""
+    last = cum.shape[0] - 1
+    for e in range(last):
+        if u < cum[e]:
+            return e
+    return last
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def sample_trees(
+    key: np.uint64,
+    start: int,
+    child: np.ndarray,
+    cum: np.ndarray,
+    t_cum: np.ndarray,
+    k: int,
+    depth: int,
+    leaves: np.ndarray,
+    nodes: np.ndarray,
+    keep_nodes: bool,
+) -> None:
+    """Ancestral sampling of ``leaves.shape[0]`` trees, samples ``start …`` of stream ``key``.
+
+    ``child`` (R, s) int64; ``cum`` (q, q_eff) cumulative rule probabilities per parent;
+    ``t_cum`` (s^k, q, q) cumulative rows of the channels T_j (unused when ``k = 0``);
+    ``leaves`` (n, s^depth) int64 output; ``nodes`` (n, n_nodes) int64 output of every level
+    when ``keep_nodes`` (levels strictly between the root and level k are -1 in a filtered
+    model, which has no such nodes).
+    """
+    n, n_leaves = leaves.shape
+    q, q_eff = cum.shape
+    s = child.shape[1]
+    n_nodes = (n_leaves * s - 1) // (s - 1)
+    leaf0 = n_nodes - n_leaves
+    off_k = (s**k - 1) // (s - 1)
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for ch in prange(n_chunks):
+        tree = np.empty(n_nodes, dtype=np.int64)
+        for i in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
+            base = _mix64(key ^ _mix64(np.uint64(start + i)))
+            root = int(_uniform(base, n_nodes) * q)
+            tree[0] = min(root, q - 1)
+            if k > 0:
+                for p in range(1, off_k):
+                    tree[p] = -1
+                for j in range(s**k):
+                    p = off_k + j
+                    tree[p] = _categorical(t_cum[j, tree[0]], _uniform(base, n_nodes + p))
+            for d in range(k, depth):
+                first = (s**d - 1) // (s - 1)
+                for p in range(first, first + s**d):
+                    a = tree[p]
+                    r = a * q_eff + _categorical(cum[a], _uniform(base, p))
+                    for c in range(s):
+                        tree[s * p + 1 + c] = child[r, c]
+            for j in range(n_leaves):
+                leaves[i, j] = tree[leaf0 + j]
+            if keep_nodes:
+                for p in range(n_nodes):
+                    nodes[i, p] = tree[p]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def bp_leaf_marginals(
+    x: np.ndarray,
+    coef: np.ndarray,
+    child: np.ndarray,
+    prob: np.ndarray,
+    log_prior: np.ndarray,
+    t_mat: np.ndarray,
+    k: int,
+    out: np.ndarray,
+    log_z: np.ndarray,
+) -> None:
+    """Leaf posterior marginals of the k-filtered tree under leaf log-evidence ``coef[i] * x[i]``.
+
+    ``x`` (n, N, q) float64 (entries may be -inf when ``coef`` is 1); ``coef`` (n,);
+    ``child`` (R, s) int64; ``prob`` (R,); ``log_prior`` (q,) root log-prior; ``t_mat``
+    (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes ``out`` (n, N, q) and
+    ``log_z`` (n,) = log Σ_x0 p_k(x0) exp(Σ_i h_i(x0_i)).
+    """
+    n, n_leaves, q = x.shape
+    n_rules, s = child.shape
+    q_eff = n_rules // q
+    n_nodes = (n_leaves * s - 1) // (s - 1)
+    leaf0 = n_nodes - n_leaves
+    depth = 0
+    while s**depth < n_leaves:
+        depth += 1
+    n_k = s**k
+    off_k = (n_k - 1) // (s - 1)
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for ch in prange(n_chunks):
+        u = np.empty((n_nodes, q))
+        v = np.empty((n_nodes, q))
+        log_m = np.empty((n_k, q))
+        prefix = np.empty((n_k + 1, q))
+        suffix = np.empty((n_k + 1, q))
+        vals = np.empty(s)
+        for i in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
+            lz = 0.0
+            dead = False
+            ci = coef[i]
+            for j in range(n_leaves):
+                p = leaf0 + j
+                hmax = -np.inf
+                for a in range(q):
+                    h = ci * x[i, j, a]
+                    if h > hmax:
+                        hmax = h
+                z = 0.0
+                for a in range(q):
+                    e = np.exp(ci * x[i, j, a] - hmax)
+                    u[p, a] = e
+                    z += e
+                inv = 1.0 / z
+                for a in range(q):
+                    u[p, a] *= inv
+                lz += hmax + np.log(z)
+            for d in range(depth - 1, k - 1, -1):
+                first = (s**d - 1) // (s - 1)
+                for p in range(first, first + s**d):
+                    c0 = s * p + 1
+                    z = 0.0
+                    for a in range(q):
+                        acc = 0.0
+                        for r in range(a * q_eff, (a + 1) * q_eff):
+                            w = prob[r]
+                            for c in range(s):
+                                w *= u[c0 + c, child[r, c]]
+                            acc += w
+                        u[p, a] = acc
+                        z += acc
+                    if z == 0.0:
+                        dead = True
+                        break
+                    inv = 1.0 / z
+                    for a in range(q):
+                        u[p, a] *= inv
+                    lz += np.log(z)
+                if dead:
+                    break
+            if not dead:
+                # Level k: channels to the root, root belief, cavities (log space, exact zeros).
+                for a in range(q):
+                    prefix[0, a] = 0.0
+                    suffix[n_k, a] = 0.0
+                for j in range(n_k):
+                    p = off_k + j
+                    for a in range(q):
+                        mm = 0.0
+                        for b in range(q):
+                            mm += t_mat[j, a, b] * u[p, b]
+                        log_m[j, a] = np.log(mm)
+                        prefix[j + 1, a] = prefix[j, a] + log_m[j, a]
+                for j in range(n_k - 1, -1, -1):
+                    for a in range(q):
+                        suffix[j, a] = suffix[j + 1, a] + log_m[j, a]
+                top = -np.inf
+                for a in range(q):
+                    t = log_prior[a] + prefix[n_k, a]
+                    if t > top:
+                        top = t
+                if top == -np.inf:
+                    dead = True
+                else:
+                    z = 0.0
+                    for a in range(q):
+                        z += np.exp(log_prior[a] + prefix[n_k, a] - top)
+                    lz += top + np.log(z)
+                    for j in range(n_k):
+                        p = off_k + j
+                        cmax = -np.inf
+                        for a in range(q):
+                            # log c_j overwrites log m_j, already folded into prefix/suffix
+                            t = log_prior[a] + prefix[j, a] + suffix[j + 1, a]
+                            log_m[j, a] = t
+                            if t > cmax:
+                                cmax = t
+                        for b in range(q):
+                            v[p, b] = 0.0
+                        for a in range(q):
+                            ca = np.exp(log_m[j, a] - cmax)
+                            for b in range(q):
+                                v[p, b] += t_mat[j, a, b] * ca
+                        z = 0.0
+                        for b in range(q):
+                            z += v[p, b]
+                        inv = 1.0 / z
+                        for b in range(q):
+                            v[p, b] *= inv
+            if not dead:
+                for d in range(k, depth):
+                    first = (s**d - 1) // (s - 1)
+                    for p in range(first, first + s**d):
+                        c0 = s * p + 1
+                        for c in range(s):
+                            for b in range(q):
+                                v[c0 + c, b] = 0.0
+                        for r in range(n_rules):
+                            w = v[p, r // q_eff] * prob[r]
+                            if w == 0.0:
+                                continue
+                            for c in range(s):
+                                vals[c] = u[c0 + c, child[r, c]]
+                            for c in range(s):
+                                g = w
+                                for c2 in range(s):
+                                    if c2 != c:
+                                        g *= vals[c2]
+                                v[c0 + c, child[r, c]] += g
+                        for c in range(s):
+                            z = 0.0
+                            for b in range(q):
+                                z += v[c0 + c, b]
+                            if z == 0.0:
+                                dead = True
+                                break
+                            inv = 1.0 / z
+                            for b in range(q):
+                                v[c0 + c, b] *= inv
+                        if dead:
+                            break
+                    if dead:
+                        break
+            if not dead:
+                for j in range(n_leaves):
+                    p = leaf0 + j
+                    z = 0.0
+                    for a in range(q):
+                        out[i, j, a] = u[p, a] * v[p, a]
+                        z += out[i, j, a]
+                    if z == 0.0:
+                        dead = True
+                        break
+                    inv = 1.0 / z
+                    for a in range(q):
+                        out[i, j, a] *= inv
+            if dead:
+                log_z[i] = -np.inf
+                for j in range(n_leaves):
+                    for a in range(q):
+                        out[i, j, a] = np.nan
+            else:
+                log_z[i] = lz
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def parse_trees(
+    tokens: np.ndarray,
+    table: np.ndarray,
+    q: int,
+    s: int,
+    log_prob: np.ndarray,
+    log_prior: np.ndarray,
+    log_t: np.ndarray,
+    k: int,
+    valid: np.ndarray,
+    logp: np.ndarray,
+) -> None:
+    """Bottom-up parse: per-level fraction of allowed sibling groups and the exact log-probability.
+
+    ``tokens`` (n, N) int64 leaves; ``table`` (q^s,) rule index of each children tuple (base-q
+    number, first child most significant) or -1; ``log_prob`` (R,); ``log_prior`` (q,); ``log_t``
+    (s^k, q, q) log channels of the k-filtered model. Writes ``valid`` (n, depth), column ``d``
+    = fraction of allowed groups among the ``s^d`` sibling groups whose parent is at level ``d``
+    (a group with an unparsed child, i.e. one below an invalid group, counts as not allowed and
+    leaves its parent unparsed), and ``logp`` (n,) = log p_k(tokens) (-inf when invalid).
+    """
+    n, n_leaves = tokens.shape
+    depth = valid.shape[1]
+    n_rules = log_prob.shape[0]
+    q_eff = n_rules // q
+    n_k = s**k
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for ch in prange(n_chunks):
+        cur = np.empty(n_leaves, dtype=np.int64)
+        nxt = np.empty(n_leaves, dtype=np.int64)
+        for i in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
+            for j in range(n_leaves):
+                cur[j] = tokens[i, j]
+            lp = 0.0
+            width = n_leaves
+            for d in range(depth, -1, -1):
+                if d == k:
+                    # Top of the exact part: root prior (k = 0) or the filtered channels.
+                    top = -np.inf
+                    for a in range(q):
+                        t = log_prior[a]
+                        for j in range(n_k):
+                            if cur[j] < 0:
+                                t = -np.inf
+                                break
+                            t += log_t[j, a, cur[j]]
+                        if t > top:
+                            top = t
+                    if top == -np.inf:
+                        lp = -np.inf
+                    else:
+                        z = 0.0
+                        for a in range(q):
+                            t = log_prior[a]
+                            for j in range(n_k):
+                                t += log_t[j, a, cur[j]]
+                            z += np.exp(t - top)
+                        lp += top + np.log(z)
+                if d == 0:
+                    break
+                width //= s
+                ok = 0
+                for g in range(width):
+                    idx = 0
+                    for c in range(s):
+                        sym = cur[s * g + c]
+                        if sym < 0:
+                            idx = -1
+                            break
+                        idx = idx * q + sym
+                    r = table[idx] if idx >= 0 else -1
+                    if r < 0:
+                        nxt[g] = -1
+                        if d - 1 >= k:
+                            lp = -np.inf
+                    else:
+                        nxt[g] = r // q_eff
+                        ok += 1
+                        if d - 1 >= k:
+                            lp += log_prob[r]
+                valid[i, d - 1] = ok / width
+                for g in range(width):
+                    cur[g] = nxt[g]
+            logp[i] = lp
