@@ -1,0 +1,97 @@
+"""Data protocol: seeded pool, disjoint splits, test set, pairs and their seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from physgen.config import DataConfig
+from physgen.data import DataProtocol
+from physgen.errors import ConfigError
+from physgen.rng import sample_generator
+
+
+class _Counter:
+    """Tiny token model: sample i is drawn from the stream of (seed, i) and records its index."""
+
+    event_shape = (3, 2)
+    vocab_size = 2
+
+    def __init__(self, pool_size: int | None = None) -> None:
+        if pool_size is not None:
+            self.pool_size = pool_size
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        return np.stack([sample_generator(seed, i).integers(0, 2, 3) for i in range(n)])
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return np.eye(2)[x]
+
+
+CFG = DataConfig(n_train=7, n_test=5, n_pairs=3, n_seed_pairs=2, pool_size=100)
+
+
+def test_splits_and_test_set_are_disjoint_and_cover_the_prefix():
+    d = DataProtocol(_Counter(), CFG, seed=0)
+    blocks = [d.split_indices(j) for j in range(6)] + [d.test_indices()]
+    allidx = np.concatenate(blocks)
+    assert len(set(allidx.tolist())) == allidx.size == 6 * 7 + 5
+    np.testing.assert_array_equal(np.sort(allidx), np.arange(47))
+    for j in range(6):
+        assert d.split(j).shape == (7, 3)
+    assert d.test_set().shape == (5, 3)
+    assert d.train_data(2).shape == (7, 3, 2)
+
+
+def test_pool_is_the_models_seeded_sample():
+    d = DataProtocol(_Counter(), CFG, seed=0)
+    ref = _Counter().sample(47, d.pool_seed)
+    np.testing.assert_array_equal(d.split(1), ref[7:14])
+    np.testing.assert_array_equal(d.test_set(), ref[42:47])
+
+
+def test_reproducible_and_seed_dependent():
+    a, b, c = (DataProtocol(_Counter(), CFG, seed=s) for s in (4, 4, 5))
+    np.testing.assert_array_equal(a.split(3), b.split(3))
+    assert a.pairs() == b.pairs()
+    assert not np.array_equal(
+        np.concatenate([a.split(j) for j in range(6)]),
+        np.concatenate([c.split(j) for j in range(6)]),
+    )
+    assert a.pairs() != c.pairs()
+
+
+def test_pairs_and_network_seeds():
+    d = DataProtocol(_Counter(), CFG, seed=0)
+    pairs = d.pairs()
+    disjoint = [p for p in pairs if p.kind == "disjoint"]
+    same = [p for p in pairs if p.kind == "seed"]
+    assert [(p.a.split, p.b.split) for p in disjoint] == [(0, 1), (2, 3), (4, 5)]
+    assert [(p.a.split, p.b.split, p.a.replicate, p.b.replicate) for p in same] == [
+        (0, 0, 0, 1),
+        (1, 1, 0, 1),
+    ]
+    # a network is a function of (split, replicate): the seed pairs reuse disjoint networks
+    assert same[0].a == disjoint[0].a and same[1].a == disjoint[0].b
+    nets = d.networks()
+    assert len(nets) == 6 + 2
+    assert len({n.seed for n in nets}) == len(nets)
+    assert d.pool_seed not in {n.seed for n in nets}
+
+
+def test_too_much_data_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"data\.n_train") as err:
+        DataProtocol(_Counter(), DataConfig(n_train=20, n_test=5, n_pairs=3, pool_size=100), 0)
+    assert "125" in str(err.value)
+    # a finite model's own dataset size wins over the config's pool
+    with pytest.raises(ConfigError, match=r"data\.n_train"):
+        DataProtocol(_Counter(pool_size=40), CFG, 0)
+    DataProtocol(_Counter(pool_size=47), CFG, 0)
+    with pytest.raises(ConfigError, match=r"data\.n_seed_pairs"):
+        DataProtocol(_Counter(), DataConfig(n_train=2, n_test=2, n_pairs=1, n_seed_pairs=3), 0)
+
+
+def test_split_index_out_of_range():
+    d = DataProtocol(_Counter(), CFG, seed=0)
+    with pytest.raises(IndexError):
+        d.split(6)
