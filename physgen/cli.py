@@ -1,20 +1,23 @@
 """The ``physgen`` command line (typer). Thin: each command parses, calls a library function and
 prints. Heavy imports (torch, numba, xarray) happen inside the commands so ``--help`` is instant.
-User errors (:class:`physgen.errors.PhysgenError`) print one line on stderr and exit 2."""
+User errors (:class:`physgen.errors.PhysgenError`) print one line on stderr and exit 2.
+
+Commands: ``sweep run|status|merge`` (:mod:`physgen.commands.sweep`), ``train``, ``sample``,
+``info``, ``plot`` (:mod:`physgen.commands.tools`) and ``models``."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from physgen import __version__
-from physgen.errors import PhysgenError
+from physgen.commands import sweep as _sweep
+from physgen.commands import tools as _tools
+from physgen.commands._common import user_errors
 
-__all__ = ["app"]
+__all__ = ["app", "user_errors"]
 
 app = typer.Typer(
     name="physgen",
@@ -23,22 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def user_errors(func: F) -> F:
-    """Turn a :class:`PhysgenError` (and a missing file) into one line on stderr and exit 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (PhysgenError, FileNotFoundError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version_callback(value: bool) -> None:
@@ -73,6 +60,13 @@ def models_cmd() -> None:
             for p, d in model_parameters(name).items()
         )
         typer.echo(f"{name}({params})")
+
+
+app.add_typer(_sweep.app, name="sweep")
+app.command("train")(_tools.train_cmd)
+app.command("sample")(_tools.sample_cmd)
+app.command("info")(_tools.info_cmd)
+app.command("plot")(_tools.plot_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,118 @@
+"""Phase diagram of bias onset: τ_bias, τ_test and τ_mem against the training-set size.
+
+One panel per tree depth (``depth`` grid dimension, when swept). In each panel, for every value
+of the x axis (``n_train`` when swept, else the first grid dimension), the mean over pairs (and
+over any other grid dimension, treated as replicates) of each onset, with its min–max spread as
+error bars and the single pairs as dots. The band between τ_bias and τ_test — the *biased
+generalisation* phase, where the test loss still falls while the two models of a pair already
+drift toward their own training sets — is shaded. Steps on a log axis; NaN (not reached) onsets
+are left out.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+
+from ._common import grid_dims, main
+
+__all__ = ["ONSETS", "plot"]
+
+#: (variable, label, colour, marker)
+ONSETS = (
+    ("tau_bias", "τ_bias (argmin S)", "tab:red", "o"),
+    ("tau_test", "τ_test (test-loss min)", "tab:blue", "s"),
+    ("tau_mem", "τ_mem (memorisation)", "tab:purple", "^"),
+)
+
+
+def _replicates(da: xr.DataArray, x: str) -> np.ndarray:
+    """``da`` as an array of shape (len(x), replicates)."""
+    other = [d for d in da.dims if d != x]
+    if not other:
+        return da.values[:, None].astype(float)
+    return da.stack(rep=other).transpose(x, "rep").values.astype(float)
+
+
+def plot(ds: xr.Dataset, out: Path) -> list[Path]:
+    """Draw the phase diagram of ``ds`` (a merged ``results.nc`` or one cell) into ``out``."""
+    out = Path(out)
+    dims = grid_dims(ds)
+    x = "n_train" if "n_train" in dims else (dims[0] if dims else None)
+    panel = "depth" if "depth" in dims and x != "depth" else None
+    if x is None:
+        ds = ds.expand_dims(cell=[0])
+        x = "cell"
+    panels = list(ds[panel].values) if panel else [None]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels) + 0.6, 3.8), squeeze=False, sharey=True
+    )
+    xs = np.asarray(ds[x].values)
+    numeric = xs.dtype.kind in "iuf"
+    xpos = xs.astype(float) if numeric else np.arange(xs.size, dtype=float)
+    for ax, value in zip(axes[0], panels, strict=True):
+        sub = ds.sel({panel: value}) if panel else ds
+        means = {}
+        for name, label, colour, marker in ONSETS:
+            if name not in sub:
+                continue
+            reps = _replicates(sub[name], x)
+            with warnings.catch_warnings():
+                # all-NaN rows (onset not reached) are expected: they stay NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(reps, axis=1)
+                lo, hi = np.nanmin(reps, axis=1), np.nanmax(reps, axis=1)
+            means[name] = mean
+            if np.all(np.isnan(mean)):
+                label += " — not reached"
+            for j in range(reps.shape[1]):
+                ax.scatter(xpos, reps[:, j], s=9, color=colour, alpha=0.35, linewidths=0)
+            ax.errorbar(
+                xpos,
+                mean,
+                yerr=[mean - lo, hi - mean],
+                color=colour,
+                marker=marker,
+                capsize=3,
+                label=label,
+            )
+        if "tau_bias" in means and "tau_test" in means:
+            ok = ~np.isnan(means["tau_bias"]) & ~np.isnan(means["tau_test"])
+            ax.fill_between(
+                xpos,
+                means["tau_bias"],
+                means["tau_test"],
+                where=ok & (means["tau_bias"] < means["tau_test"]),
+                color="tab:orange",
+                alpha=0.18,
+                interpolate=True,
+                label="biased phase",
+            )
+        ax.set_yscale("log")
+        if numeric and xpos.min() > 0 and xpos.max() / xpos.min() >= 4:
+            ax.set_xscale("log")
+        ax.set_xticks(xpos, [str(v) for v in xs])
+        ax.minorticks_off()
+        ax.set_xlabel(ds[x].attrs.get("long_name", x) if x != "cell" else "cell")
+        if panel:
+            ax.set_title(f"{panel} = {value}")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("training step")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle(ds.attrs.get("title", "phase diagram"), fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return [out]
+
+
+if __name__ == "__main__":
+    main(plot, __doc__)

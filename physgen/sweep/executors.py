@@ -1,0 +1,173 @@
+"""Running cells: in-process, a local process pool, or dask.distributed.
+
+A cell function maps a resolved :class:`~physgen.config.ExperimentConfig` to an
+:class:`xarray.Dataset` (by default :func:`physgen.experiments.run_experiment`). Executors send
+each pending cell's config (as JSON) to a worker, get the Dataset back and hand it to the driver,
+which alone writes the sweep folder (so workers need no shared file system).
+
+Oversubscription: a cell runs ``train.threads`` threads. Every worker pins torch, numba and the
+BLAS/OpenMP pools to that number, through the environment before those libraries load
+(``OMP_NUM_THREADS`` …, spawn-started pool workers and dask nannies) and through
+``threadpoolctl`` / ``torch.set_num_threads`` / ``numba.set_num_threads`` at each cell, so
+``workers × threads`` never exceeds what the user asked for.
+
+* ``local`` with one worker runs the cells in the calling process (no start-up cost);
+* ``local`` with ``N > 1`` workers uses a :class:`~concurrent.futures.ProcessPoolExecutor`
+  started with ``spawn`` (forking a process that has loaded torch is unsafe);
+* ``dask`` submits to the scheduler at ``address``, or to a :class:`distributed.LocalCluster`
+  of ``workers`` single-threaded worker processes when no address is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from physgen.config import ExperimentConfig
+from physgen.errors import PhysgenError
+from physgen.sweep.cells import Cell
+from physgen.sweep.spec import ExecutorSpec
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "CellFn",
+    "compute_cell",
+    "default_cell_fn",
+    "iter_results",
+    "pin_threads",
+    "thread_env",
+]
+
+CellFn = Callable[[ExperimentConfig], "xr.Dataset"]
+
+_THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def default_cell_fn() -> CellFn:
+    """The experiment of one cell, :func:`physgen.experiments.run_experiment`."""
+    from physgen.experiments import run_experiment
+
+    return run_experiment
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment variables that cap the native thread pools at ``threads``."""
+    return {name: str(threads) for name in _THREAD_ENV}
+
+
+def pin_threads(threads: int) -> None:
+    """Cap torch, numba and BLAS/OpenMP threads of this process at ``threads``."""
+    from threadpoolctl import threadpool_limits
+
+    if "torch" not in sys.modules and "numba" not in sys.modules:
+        os.environ.update(thread_env(threads))
+    threadpool_limits(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if "numba" in sys.modules:
+        numba = sys.modules["numba"]
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def compute_cell(cell_fn: CellFn, config_json: str) -> tuple[xr.Dataset, float]:
+    """Run ``cell_fn`` on the config given as JSON with pinned threads; returns the Dataset
+    (loaded in memory) and the wall time in seconds."""
+    config = ExperimentConfig.from_dict(json.loads(config_json))
+    pin_threads(config.train.threads)
+    start = time.perf_counter()
+    ds = cell_fn(config)
+    return ds.load(), time.perf_counter() - start
+
+
+def _init_worker(threads: int) -> None:
+    os.environ.update(thread_env(threads))
+
+
+def iter_results(
+    cells: Sequence[Cell], cell_fn: CellFn, executor: ExecutorSpec
+) -> Iterator[tuple[Cell, xr.Dataset, float]]:
+    """Compute ``cells`` on ``executor``, yielding ``(cell, dataset, seconds)`` as each finishes
+    (completion order; the results do not depend on it)."""
+    if not cells:
+        return
+    threads = max(c.config.train.threads for c in cells)
+    if executor.kind == "dask":
+        yield from _iter_dask(cells, cell_fn, executor, threads)
+    elif executor.workers == 1:
+        for cell in cells:
+            yield (cell, *compute_cell(cell_fn, cell.config.to_json()))
+    else:
+        yield from _iter_pool(cells, cell_fn, executor.workers, threads)
+
+
+def _iter_pool(
+    cells: Sequence[Cell], cell_fn: CellFn, workers: int, threads: int
+) -> Iterator[tuple[Cell, xr.Dataset, float]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(cells)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(threads,),
+    ) as pool:
+        futures = {pool.submit(compute_cell, cell_fn, c.config.to_json()): c for c in cells}
+        try:
+            for fut in as_completed(futures):
+                yield (futures[fut], *fut.result())
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def _iter_dask(
+    cells: Sequence[Cell], cell_fn: CellFn, executor: ExecutorSpec, threads: int
+) -> Iterator[tuple[Cell, xr.Dataset, float]]:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if executor.address:
+            client = Client(executor.address, timeout="30s")
+        else:
+            cluster = LocalCluster(
+                n_workers=executor.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env=thread_env(threads),
+            )
+            client = Client(cluster)
+    except OSError as exc:
+        raise PhysgenError(f"cannot reach the dask scheduler {executor.address!r}: {exc}") from None
+    try:
+        futures = {
+            client.submit(
+                compute_cell,
+                cell_fn,
+                c.config.to_json(),
+                key=f"physgen-{c.name}-{c.sha256[:12]}",
+                pure=False,
+            ): c
+            for c in cells
+        }
+        for fut, (ds, seconds) in as_completed(futures, with_results=True):
+            yield futures[fut], ds, seconds
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
