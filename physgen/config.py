@@ -131,11 +131,20 @@ class NetConfig:
     ff: int = 128
     time_dim: int = 32
     dropout: float = 0.0
+    # U-Net only (kind = "unet"): width multiplier per resolution level, the spatial sizes with
+    # self-attention (base width = ``width``, residual blocks per level = ``layers``).
+    mults: tuple[int, ...] = (1, 2)
+    attn_resolutions: tuple[int, ...] = ()
 
     def validate(self, prefix: str = "net") -> None:
         for name in ("width", "layers", "heads", "ff", "time_dim"):
             v = getattr(self, name)
             _check(v >= 1, f"{prefix}.{name}", f"must be ≥ 1, got {v}")
+        _check(
+            len(self.mults) >= 1 and min(self.mults) >= 1,
+            f"{prefix}.mults",
+            f"must be a non-empty list of integers ≥ 1, got {list(self.mults)}",
+        )
         _check(
             self.kind != "transformer" or self.width % self.heads == 0,
             f"{prefix}.heads",
@@ -256,6 +265,8 @@ class ExperimentConfig:
         model = d.pop("model")
         d["model"] = {"name": model["name"], **model["params"]}
         d["metrics"]["uturn_t_fracs"] = list(d["metrics"]["uturn_t_fracs"])
+        d["net"]["mults"] = list(d["net"]["mults"])
+        d["net"]["attn_resolutions"] = list(d["net"]["attn_resolutions"])
         return d
 
     def to_json(self) -> str:

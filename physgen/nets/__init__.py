@@ -5,6 +5,7 @@ from __future__ import annotations
 from physgen.nets.embedding import SinusoidalEmbedding, sinusoidal_embedding
 from physgen.nets.mlp import MLPDenoiser
 from physgen.nets.transformer import SequenceTransformer
+from physgen.nets.unet import UNet
 from physgen.nets.wrap import NET_BUILDERS, NetDenoiser, build_net, register_net, resolve_device
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "NetDenoiser",
     "SequenceTransformer",
     "SinusoidalEmbedding",
+    "UNet",
     "build_net",
     "register_net",
     "resolve_device",
