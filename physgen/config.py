@@ -210,6 +210,11 @@ class MetricsConfig:
     uturn_reps: int = 4
     kl_t_points: int = 20
     bias_rule: Literal["learned", "none"] = "learned"
+    # Sampling costs T network calls, so the sample-based diagnostics (NN, memorisation,
+    # validity, U-turn, KL along time) run at this many of the checkpoints (log-spaced, the
+    # last included); ``uturn_starts`` training and test sequences start the U-turns.
+    sample_checkpoints: int = 8
+    uturn_starts: int = 32
 
     def validate(self, prefix: str = "metrics") -> None:
         for name in ("t_frac", "loss_t_frac"):
@@ -217,7 +222,9 @@ class MetricsConfig:
             _check(0.0 < v <= 1.0, f"{prefix}.{name}", f"must be in (0, 1], got {v}")
         for v in self.uturn_t_fracs:
             _check(0.0 < v <= 1.0, f"{prefix}.uturn_t_fracs", f"values must be in (0, 1], got {v}")
-        for name in ("n_eval", "n_generate", "uturn_reps", "kl_t_points"):
+        for name in (
+            "n_eval", "n_generate", "uturn_reps", "kl_t_points", "sample_checkpoints", "uturn_starts"
+        ):
             v = getattr(self, name)
             _check(v >= 1, f"{prefix}.{name}", f"must be ≥ 1, got {v}")
 
