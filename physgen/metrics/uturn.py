@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from physgen.diffusion import Schedule
+from physgen.diffusion import Schedule, ddpm_sample
 from physgen.errors import PhysgenError
 from physgen.rng import per_sample_normal
 
@@ -42,12 +42,15 @@ def uturn_overlap(
     reps: int,
     seed: int,
     decode: Callable[[np.ndarray], np.ndarray],
+    *,
+    chunk_size: int | None = None,
 ) -> np.ndarray:
     """Mean U-turn overlap per start; shape ``(n,)``.
 
     ``x0``: ``(n, *event)`` clean starts in the diffusion space; ``t``: the step in ``1..T`` to
     noise to; ``reps``: round trips per start; ``decode``: diffusion space → native tokens
-    (``(m, *event)`` → ``(m, N)``), e.g. the model's ``decode``.
+    (``(m, *event)`` → ``(m, N)``), e.g. the model's ``decode``; ``chunk_size``: round trips
+    per denoiser call (results do not depend on it).
     """
     x0 = np.asarray(x0, dtype=np.float64)
     n = x0.shape[0]
@@ -59,9 +62,16 @@ def uturn_overlap(
     eps = per_sample_normal(seed, np.arange(n * reps), x0.shape[1:], _PATH_UTURN)
     ab = schedule.alpha_bar[int(t)]
     x_t = np.sqrt(ab) * starts + np.sqrt(1.0 - ab) * eps
-    from physgen.diffusion import ddpm_sample
-
-    back = ddpm_sample(den, schedule, n * reps, seed, x_start=x_t, t_start=int(t))
+    back = ddpm_sample(
+        den,
+        schedule,
+        n * reps,
+        x0.shape[1:],
+        seed,
+        x_start=x_t,
+        t_start=int(t),
+        chunk_size=chunk_size,
+    )
     same = np.asarray(decode(back)) == np.asarray(decode(starts))
     per_rep = same.reshape(n * reps, -1).mean(axis=1)
     return per_rep.reshape(n, reps).mean(axis=1)
