@@ -385,6 +385,7 @@ class TreeGrammar(DataModel):
         clean = ab == 1.0
         coef = np.sqrt(ab) / np.where(clean, 1.0, 1.0 - ab)
         if clean.any():
+            x = x.copy()  # never write into the caller's array
             xc = x[clean]
             x[clean] = np.where(xc == xc.max(axis=-1, keepdims=True), 0.0, -np.inf)
             coef[clean] = 1.0
