@@ -70,7 +70,9 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = DEFAULT_EPS) -> np.
         raise PhysgenError(f"p and q must have shape (n, ..., q), got {p.shape}")
     pc = clipped_probs(p, eps)
     qc = clipped_probs(q, eps)
-    return np.sum(pc * (np.log(pc) - np.log(qc)), axis=tuple(range(1, p.ndim)))
+    kl = np.sum(pc * (np.log(pc) - np.log(qc)), axis=tuple(range(1, p.ndim)))
+    # Gibbs: KL ≥ 0; summing nearly cancelling terms can round to -1e-17
+    return np.maximum(kl, 0.0)
 
 
 def denoiser_divergence(
