@@ -22,6 +22,17 @@ def test_auc_matches_pairwise_count_with_ties() -> None:
     assert membership_auc(a, b) == pytest.approx(_brute_auc(a, b), abs=1e-12)
 
 
+def test_auc_matches_scikit_learn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.0, 1.0, 200), rng.normal(0.3, 1.0, 150)
+    # members are the positive class; a lower loss is a higher score
+    labels = np.r_[np.ones(a.size), np.zeros(b.size)]
+    expected = roc_auc_score(labels, -np.r_[a, b])
+    assert membership_auc(a, b) == pytest.approx(expected, abs=1e-12)
+
+
 def test_auc_limits() -> None:
     assert membership_auc([0.1, 0.2], [0.3, 0.4, 0.5]) == 1.0
     assert membership_auc([0.3, 0.4, 0.5], [0.1, 0.2]) == 0.0
