@@ -10,11 +10,16 @@ Every function is batched NumPy in float64 and takes any denoiser (an object wit
   divergence, copy fraction, gap ratio and the memorised fraction;
 * :mod:`~physgen.metrics.uturn`: the U-turn overlap;
 * :mod:`~physgen.metrics.privacy`: membership-inference AUC;
-* :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints.
+* :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints;
+* :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity, image
+  nearest neighbours and the quadruplet figure;
+* :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, and the speciation
+  and collapse times (theory and measurement).
 """
 
 from __future__ import annotations
 
+from physgen.metrics import images, scores
 from physgen.metrics.divergence import Bound, denoiser_divergence, kl_along_time, kl_divergence
 from physgen.metrics.losses import (
     FrozenNoise,
@@ -58,6 +63,7 @@ __all__ = [
     "gap_ratio",
     "hamming_bins",
     "hamming_nn",
+    "images",
     "kl_along_time",
     "kl_divergence",
     "loss_decomposition",
@@ -68,5 +74,6 @@ __all__ = [
     "nn_histogram",
     "oracle_ladder",
     "root_only_kl",
+    "scores",
     "uturn_overlap",
 ]
