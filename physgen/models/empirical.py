@@ -11,7 +11,10 @@ mean (science.md §3, §6)
 
 Dropping the :math:`\mu`-independent :math:`\lVert x_t\rVert^2`, the logits are
 :math:`\ell_\mu = (\sqrt{\bar\alpha}\, x_t\cdot y_\mu - \tfrac12\bar\alpha\lVert y_\mu\rVert^2)
-/(1-\bar\alpha)`: one matrix product :math:`X Y^\top` per block. The sum runs over blocks of the
+/(1-\bar\alpha)`: one matrix product per block, of the rows
+:math:`[\sqrt{\bar\alpha}\,x_t, -\bar\alpha/2]/(1-\bar\alpha)` with the stored rows
+:math:`[y_\mu, \lVert y_\mu\rVert^2]` (the bias folded into the product saves passes over the
+logits). The sum runs over blocks of the
 ``m`` points with a running log-sum-exp (running maximum :math:`M`, normaliser :math:`S` and
 numerator :math:`N`, rescaled by :math:`e^{M_{\rm old}-M_{\rm new}}` when the maximum grows), and
 over blocks of the batch, so memory stays :math:`O(b\,c + b\,D)` for batch block ``b`` and point
@@ -72,12 +75,15 @@ class Empirical(DataModel):
             )
         if chunk_size is not None and int(chunk_size) < 1:
             raise PhysgenError(f"chunk_size must be ≥ 1, got {chunk_size}")
-        self.data = y
+        m, d = y.shape[0], int(np.prod(y.shape[1:]))
+        # rows [y_μ, ‖y_μ‖²]: one product with [c x, -c ᾱ/2] gives the logits with their bias
+        self._aug = np.empty((m, d + 1), dtype=y.dtype)
+        self._aug[:, :d] = y.reshape(m, d)
+        self._aug[:, d] = np.einsum("md,md->m", self._aug[:, :d], self._aug[:, :d])
+        self.data = self._aug[:, :d].reshape(y.shape)
         self.event_shape = tuple(y.shape[1:])
         self.vocab_size = vocab_size
         self.chunk_size = None if chunk_size is None else int(chunk_size)
-        self._flat = np.ascontiguousarray(y.reshape(y.shape[0], -1))
-        self._sqnorm = np.einsum("md,md->m", self._flat, self._flat)
 
     @classmethod
     def from_tokens(cls, tokens: Any, vocab_size: int, **kwargs: Any) -> Empirical:
@@ -144,24 +150,21 @@ class Empirical(DataModel):
             sharp = np.flatnonzero(hard[sl]) + lo
             if soft.size:
                 out[soft] = self._posterior_mean(xf[soft], a[soft], c)
-            out[sharp] = self._flat[self._nearest(xf[sharp], c)]
+            out[sharp] = self._aug[self._nearest(xf[sharp], c), :-1]
         return out.reshape(x.shape)
 
     def _posterior_mean(self, x: np.ndarray, a: np.ndarray, c: int) -> np.ndarray:
         """Streaming softmax-weighted mean for a batch block ``x`` (b, D) with ``a`` (b,) < 1."""
         dt = self.data.dtype
-        sa = np.sqrt(a).astype(dt)[:, None]
-        inv = (1.0 / (1.0 - a)).astype(dt)[:, None]
-        half_a = (0.5 * a).astype(dt)[:, None]
+        xa = np.empty((x.shape[0], x.shape[1] + 1), dtype=dt)
+        xa[:, :-1] = x * (np.sqrt(a) / (1.0 - a)).astype(dt)[:, None]
+        xa[:, -1] = -0.5 * a / (1.0 - a)
         run_max = np.full((x.shape[0], 1), -np.inf, dtype=dt)
         run_sum = np.zeros((x.shape[0], 1), dtype=dt)
-        num = np.zeros_like(x)
+        num = np.zeros_like(xa)  # its last column, Σ w ‖y‖², is a by-product left unused
         for lo in range(0, len(self), c):
-            y = self._flat[lo : lo + c]
-            logits = x @ y.T
-            logits *= sa
-            logits -= half_a * self._sqnorm[None, lo : lo + c]
-            logits *= inv
+            y = self._aug[lo : lo + c]
+            logits = xa @ y.T
             new_max = np.maximum(run_max, logits.max(axis=1, keepdims=True))
             rescale = np.exp(run_max - new_max)
             np.subtract(logits, new_max, out=logits)
@@ -170,15 +173,18 @@ class Empirical(DataModel):
             num *= rescale
             num += logits @ y
             run_max = new_max
-        return num / run_sum
+        return num[:, :-1] / run_sum
 
     def _nearest(self, x: np.ndarray, c: int) -> np.ndarray:
         """Index of the nearest training point of each row of ``x`` (b, D), streaming."""
         best = np.full(x.shape[0], -np.inf)
         arg = np.zeros(x.shape[0], dtype=np.int64)
+        xa = np.empty((x.shape[0], x.shape[1] + 1), dtype=self.data.dtype)
+        xa[:, :-1] = x
+        xa[:, -1] = -0.5
         for lo in range(0, len(self), c):
             # argmin ‖x - y‖² = argmax (x·y - ‖y‖²/2)
-            s = x @ self._flat[lo : lo + c].T - 0.5 * self._sqnorm[None, lo : lo + c]
+            s = xa @ self._aug[lo : lo + c].T
             j = np.argmax(s, axis=1)
             v = s[np.arange(x.shape[0]), j]
             better = v > best
