@@ -235,16 +235,16 @@ def clone_agreement(
     For each step ``t`` of ``t_grid``: ``n_clones`` starts :math:`x_t = \sqrt{\bar\alpha_t}\,a +
     \sqrt{1-\bar\alpha_t}\,\varepsilon` with :math:`a` drawn uniformly from ``data`` ``(m, d)``,
     two reverse DDPM chains from each (independent noise), and the fraction of starts whose two
-    ends get the same ``labels`` (a function ``(n, d)`` → ``(n,)`` ints). Returns
-    ``(len(t_grid),)``. All draws come from ``seed`` (streams per start and per clone).
+    ends get the same labels. ``labels`` maps ends ``(n, d)`` to ``(n,)`` or ``(n, k)`` integer
+    labels (``k`` labellings scored on the same chains, e.g. class and nearest training point).
+    Returns ``(len(t_grid),)`` or ``(len(t_grid), k)``. All draws come from ``seed``.
     """
     x = np.asarray(data, dtype=np.float64)
     g = np.random.default_rng(np.random.SeedSequence(int(seed)))
-    out = np.empty(len(t_grid))
+    rows = []
     for j, t in enumerate(np.asarray(t_grid, dtype=np.int64)):
         a = x[g.integers(x.shape[0], size=int(n_clones))]
-        noise = g.standard_normal(a.shape)
-        x_t = q_sample(a, schedule.alpha_bar[t], noise)
+        x_t = q_sample(a, schedule.alpha_bar[t], g.standard_normal(a.shape))
         ends = [
             ddpm_sample(
                 denoiser,
@@ -258,8 +258,8 @@ def clone_agreement(
             )
             for c in (0, 1)
         ]
-        out[j] = float(np.mean(labels(ends[0]) == labels(ends[1])))
-    return out
+        rows.append(np.mean(np.asarray(labels(ends[0])) == np.asarray(labels(ends[1])), axis=0))
+    return np.asarray(rows, dtype=np.float64)
 
 
 def crossing_time(t_grid: np.ndarray, phi: np.ndarray, level: float) -> float:
