@@ -11,7 +11,7 @@ fresh noise :math:`\varepsilon \sim \mathcal N(0, I)`, forms
 * ``"mse_x0"``: :math:`\lVert f_\theta(x_t, t) - x_0 \rVert^2` (mean over entries);
 * ``"mse_eps"``: :math:`\lVert f_\theta(x_t, t) - \varepsilon \rVert^2` (mean over entries).
 
-Optimiser: Adam at ``lr × factor(s)``. ``lr_schedule = "constant"``: factor 1. ``"paper"``: with
+Optimiser: Adam (PyTorch's fused kernel on CPU and CUDA) at ``lr × factor(s)``. ``lr_schedule = "constant"``: factor 1. ``"paper"``: with
 :math:`S` updates and a warm-down of :math:`w = \max(1, \mathrm{round}(S/400))` updates (the paper's
 50 of 20 000 epochs), update :math:`s = 1..S` uses
 
@@ -212,9 +212,13 @@ def train(
 
     gen = torch.Generator(device=device)
     gen.manual_seed(spawn(seed, BATCH_LABEL))
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    # the fused kernel updates all tensors in one pass: ≈4× cheaper than the per-tensor loop
+    # on the CPU for small nets, where the optimiser step is a visible share of a training step
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
     factors = (
-        None if cfg.lr_schedule == "constant" else lr_factors(cfg.steps, cfg.lr_schedule) * cfg.lr
+        None
+        if cfg.lr_schedule == "constant"
+        else (lr_factors(cfg.steps, cfg.lr_schedule) * cfg.lr).tolist()
     )
     ema = ExponentialMovingAverage(net, cfg.ema_decay) if cfg.ema_decay > 0 else None
     evaluated = ema.module if ema is not None else net
