@@ -20,7 +20,8 @@ signature.
   ``μ̃_t = sqrt(ᾱ_{t-1}) β_t / (1 - ᾱ_t) · x̂0 + sqrt(α_t) (1 - ᾱ_{t-1}) / (1 - ᾱ_t) · x_t`` and
   ``σ̃_t² = β_t (1 - ᾱ_{t-1}) / (1 - ᾱ_t)``. At ``t = 1`` (``ᾱ_0 = 1``) this is exactly
   ``x_0 = x̂0(x_1)``: the last step returns the posterior mean, no noise.
-* DDIM (Song et al. 2021) on a decreasing subsequence ``t_K > … > t_1`` and ``t_0 = 0``:
+* DDIM (Song et al. 2021) on a decreasing subsequence ``t_K > … > t_1`` and ``t_0 = 0``, from
+  each step ``t`` to the next one ``s``:
   ``ε̂ = (x_t - sqrt(ᾱ_t) x̂0) / sqrt(1 - ᾱ_t)``,
   ``σ = η sqrt((1 - ᾱ_s)/(1 - ᾱ_t)) sqrt(1 - ᾱ_t/ᾱ_s)``,
   ``x_s = sqrt(ᾱ_s) x̂0 + sqrt(1 - ᾱ_s - σ²) ε̂ + σ z``; ``η = 0`` is the deterministic ODE
