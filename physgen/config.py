@@ -55,7 +55,8 @@ class ModelConfig:
     """Which registered data model, and its constructor parameters."""
 
     name: str = "tree"
-    params: dict[str, Any] = field(default_factory=dict)
+    # The CPU default: the paper grammar (q=6, q_eff=4, σ=1, seed 0) at depth 3 (8 tokens).
+    params: dict[str, Any] = field(default_factory=lambda: {"depth": 3})
 
     def build(self) -> Any:
         """Instantiate the model (errors name ``model.<param>``)."""
@@ -79,7 +80,7 @@ class DataConfig:
     asking for more than the pool holds is an error, never a silent overlap.
     """
 
-    n_train: int = 250
+    n_train: int = 125
     n_test: int = 1000
     n_pairs: int = 3
     n_seed_pairs: int = 1
@@ -162,7 +163,7 @@ class TrainConfig:
     ``ema_decay`` = 0 disables the weight average; checkpoints are ``n_checkpoints`` log-spaced
     steps in ``[1, steps]`` (evaluated on the EMA weights when enabled)."""
 
-    steps: int = 24_000
+    steps: int = 8_000
     batch_size: int = 64
     lr: float = 1e-3
     lr_schedule: Literal["constant", "paper"] = "constant"
@@ -207,14 +208,17 @@ class MetricsConfig:
     n_eval: int = 512
     n_generate: int = 256
     uturn_t_fracs: tuple[float, ...] = (0.01, 0.03, 0.05, 0.085, 0.12)
-    uturn_reps: int = 4
+    uturn_reps: int = 2
     kl_t_points: int = 20
     bias_rule: Literal["learned", "none"] = "learned"
     # Sampling costs T network calls, so the sample-based diagnostics (NN, memorisation,
     # validity, U-turn, KL along time) run at this many of the checkpoints (log-spaced, the
     # last included); ``uturn_starts`` training and test sequences start the U-turns.
-    sample_checkpoints: int = 8
+    sample_checkpoints: int = 6
     uturn_starts: int = 32
+    # Coupled samples use ancestral DDPM on this many evenly respaced steps (DDIM with η = 1,
+    # Nichol & Dhariwal's respacing); a value ≥ T is the paper's full T-step sampler.
+    sample_steps: int = 100
 
     def validate(self, prefix: str = "metrics") -> None:
         for name in ("t_frac", "loss_t_frac"):
@@ -223,7 +227,13 @@ class MetricsConfig:
         for v in self.uturn_t_fracs:
             _check(0.0 < v <= 1.0, f"{prefix}.uturn_t_fracs", f"values must be in (0, 1], got {v}")
         for name in (
-            "n_eval", "n_generate", "uturn_reps", "kl_t_points", "sample_checkpoints", "uturn_starts"
+            "n_eval",
+            "n_generate",
+            "uturn_reps",
+            "kl_t_points",
+            "sample_checkpoints",
+            "uturn_starts",
+            "sample_steps",
         ):
             v = getattr(self, name)
             _check(v >= 1, f"{prefix}.{name}", f"must be ≥ 1, got {v}")
@@ -245,7 +255,10 @@ class ExperimentConfig:
     def from_dict(cls, mapping: Mapping[str, Any]) -> ExperimentConfig:
         """Build and validate from a nested mapping; ``model`` is ``{name, **params}``."""
         mapping = dict(mapping)
-        model = mapping.pop("model", {})
+        # No [model] table: the default model section; a given table replaces it entirely.
+        model = mapping.pop("model", None)
+        if model is None:
+            model = {"name": ModelConfig.name, **ModelConfig().params}
         if not isinstance(model, Mapping):
             raise ConfigError("model", f"must be a table, got {type(model).__name__}")
         model = dict(model)

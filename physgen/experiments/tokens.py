@@ -26,13 +26,16 @@ training for every disjoint and seed pair); the decomposition
 membership-inference AUC of its per-sequence loss.
 
 **At the sample checkpoints** (``metrics.sample_checkpoints`` of them, log-spaced, the last one
-included; sampling costs ``T`` network calls): ``n_generate`` coupled samples (ancestral DDPM,
-the same seed for every network and checkpoint); their nearest-neighbour Hamming distances to
-the network's own training split against those of as many fresh test sequences, histograms on
-one bin per distance and the NN divergence :math:`\mathrm{KL}(P_{\rm gen}\|P_{\rm test})`;
-exact-copy and memorised (:math:`d_1/d_2 < 1/3`) fractions; validity per level, valid fraction
-and exact log-likelihood; the U-turn overlap ratio model/BP from training and test starts; and
-:math:`\mathrm{KL}(\mathrm{BP}_0\|\theta)(t)` along diffusion time. Elsewhere these are NaN.
+included; sampling costs one network call per reverse step): ``n_generate`` coupled samples
+(ancestral DDPM on ``metrics.sample_steps`` evenly respaced steps — DDIM with η = 1, the full
+T-step chain when ``sample_steps ≥ T`` — with the same seed for every network and checkpoint);
+their nearest-neighbour Hamming distances to the network's own training split against those of
+as many fresh test sequences, histograms on one bin per distance and the NN divergence
+:math:`\mathrm{KL}(P_{\rm gen}\|P_{\rm test})`; exact-copy and memorised (:math:`d_1/d_2 < 1/3`)
+fractions; validity per level, valid fraction and exact log-likelihood; the U-turn overlap ratio
+model/BP from ``uturn_starts`` training and test starts; and
+:math:`\mathrm{KL}(\mathrm{BP}_0\|\theta)(t)` along diffusion time on the first ``n_generate``
+test sequences. Elsewhere these are NaN.
 
 **Onsets** (NaN when not reached inside the run, see :mod:`physgen.metrics.onsets`):
 ``tau_bias`` = argmin of the pair's S under ``metrics.bias_rule``; ``tau_test``, ``tau_nn`` and
@@ -177,6 +180,7 @@ class _Recorder:
             model, test[:n_eval], schedule, self.eval_seed, self.t_c, self.t_l
         )
         self.fresh = test[: min(m.n_generate, test.shape[0])]
+        self.kl_x0 = self.test.x0[: m.n_generate]
         self.uturn_test = test[: min(m.uturn_starts, test.shape[0])]
         self.train_tokens: dict[int, np.ndarray] = {}
         self.train_inputs: dict[int, _Inputs] = {}
@@ -202,7 +206,7 @@ class _Recorder:
                 kl_along_time(
                     bp0,
                     Bound(model, filtered_levels=k),
-                    self.test.x0,
+                    self.kl_x0,
                     schedule,
                     self.t_grid,
                     self.eval_seed,
@@ -312,11 +316,11 @@ class _Recorder:
         if self.sample_mask[k]:
             self._evaluate_samples(net_index, k, den)
             c["kl_model_time"][net_index, k] = kl_along_time(
-                self.bp0, den, te.x0, self.schedule, self.t_grid, self.eval_seed
+                self.bp0, den, self.kl_x0, self.schedule, self.t_grid, self.eval_seed
             )
 
     def _evaluate_samples(self, net_index: int, k: int, den: Any) -> None:
-        from physgen.diffusion import ddpm_sample
+        from physgen.diffusion import ddim_sample, ddpm_sample
         from physgen.metrics import (
             copy_fraction,
             hamming_nn,
@@ -328,7 +332,18 @@ class _Recorder:
         c, m, model = self.curves, self.cfg.metrics, self.model
         split = self.nets[net_index].split
         train_tokens = self.train_tokens[split]
-        x = ddpm_sample(den, self.schedule, m.n_generate, model.event_shape, self.sample_seed)
+        if m.sample_steps >= self.schedule.T:
+            x = ddpm_sample(den, self.schedule, m.n_generate, model.event_shape, self.sample_seed)
+        else:
+            x = ddim_sample(
+                den,
+                self.schedule,
+                m.n_generate,
+                model.event_shape,
+                self.sample_seed,
+                eta=1.0,
+                steps=m.sample_steps,
+            )
         samples = np.asarray(model.decode(x))
         d_gen = hamming_nn(samples, train_tokens, k=2)
         d_test = self.fresh_nn[split]
