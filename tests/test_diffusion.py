@@ -96,6 +96,17 @@ def test_ddpm_step_formula_and_stream_order(mix: GaussianMixture) -> None:
     )
 
 
+def test_ddim_with_eta_one_on_every_step_is_ddpm(mix: GaussianMixture) -> None:
+    """Song et al.: η = 1 on the full grid has DDPM's mean and variance; the streams coincide too."""
+    s = Schedule.linear(40)
+    np.testing.assert_allclose(
+        ddim_sample(mix, s, 6, (3,), seed=5, eta=1.0),
+        ddpm_sample(mix, s, 6, (3,), seed=5),
+        rtol=1e-9,
+        atol=1e-9,
+    )
+
+
 def test_x_T_is_the_first_draw_of_each_stream() -> None:
     s = Schedule.linear(40)
 
