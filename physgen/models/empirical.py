@@ -127,7 +127,7 @@ class Empirical(DataModel):
         """
         x = np.asarray(x_t, dtype=self.data.dtype)
         if x.shape[1:] != self.event_shape:
-            raise ValueError(f"x_t must have shape (n, {self.event_shape}), got {x.shape}")
+            raise PhysgenError(f"x_t must have shape (n, *{self.event_shape}), got {x.shape}")
         n = x.shape[0]
         a = as_alpha_bar(alpha_bar, n)
         xf = x.reshape(n, -1)

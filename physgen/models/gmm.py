@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from physgen.errors import ConfigError
+from physgen.errors import ConfigError, PhysgenError
 from physgen.models.base import DataModel, as_alpha_bar
 from physgen.registry import register_model
 from physgen.rng import sample_generator, spawn
@@ -145,7 +145,7 @@ class GaussianMixture(DataModel):
     def _check_x(self, x_t: np.ndarray) -> np.ndarray:
         x = np.asarray(x_t, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (n, {self.dim}), got {x.shape}")
+            raise PhysgenError(f"x must have shape (n, {self.dim}), got {x.shape}")
         return x
 
     def _log_joint(self, x: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -111,6 +111,7 @@ def test_tokens_round_trip() -> None:
         (lambda: Empirical(np.zeros((3, 4, 2)), vocab_size=3), "vocab_size"),
         (lambda: Empirical(np.zeros((3, 2)), chunk_size=0), "chunk_size"),
         (lambda: Empirical.from_tokens(np.array([[0, 7]]), 5), "0..4"),
+        (lambda: Empirical(np.zeros((3, 2))).denoise(np.zeros((1, 3)), 0.5), "x_t must have"),
     ],
 )
 def test_bad_inputs(build, match: str) -> None:

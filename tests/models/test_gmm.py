@@ -11,7 +11,7 @@ import torch
 from scipy import stats
 from scipy.integrate import quad
 
-from physgen.errors import ConfigError
+from physgen.errors import ConfigError, PhysgenError
 from physgen.models import GaussianMixture, gmm
 from physgen.registry import make_model
 
@@ -157,3 +157,8 @@ def test_bad_factory_parameters(kwargs: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         gmm(**kwargs)
     assert err.value.key == key
+
+
+def test_wrong_input_shape(mix3: GaussianMixture) -> None:
+    with pytest.raises(PhysgenError, match=r"shape \(n, 4\)"):
+        mix3.denoise(np.zeros((2, 3)), 0.5)
