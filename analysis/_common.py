@@ -7,11 +7,20 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["cell_path", "grid_dims", "iter_cells", "main", "mean_over", "step_values"]
+__all__ = [
+    "cell_path",
+    "grid_dims",
+    "iter_cells",
+    "log_axis",
+    "main",
+    "mean_over",
+    "step_values",
+]
 
 
 def grid_dims(ds: xr.Dataset) -> list[str]:
@@ -51,6 +60,23 @@ def step_values(da: xr.DataArray) -> tuple[str, np.ndarray]:
 def mean_over(da: xr.DataArray, keep: tuple[str, ...]) -> xr.DataArray:
     """``da`` averaged (NaN-skipping) over every dimension not in ``keep``."""
     return da.mean([d for d in da.dims if d not in keep], skipna=True)
+
+
+def log_axis(ax: Any, which: str = "y") -> None:
+    """Log scale on ``which`` axis of ``ax`` when it shows positive data (an empty or all-NaN
+    panel, e.g. an onset never reached, keeps a linear axis instead of failing)."""
+    lines = [*ax.get_lines(), *ax.collections]
+    values: list[np.ndarray] = []
+    for art in lines:
+        if hasattr(art, "get_xydata"):
+            xy = np.asarray(art.get_xydata(), dtype=float)
+        else:
+            xy = np.asarray(art.get_offsets(), dtype=float)
+        if xy.size:
+            values.append(xy[:, 0 if which == "x" else 1])
+    data = np.concatenate(values) if values else np.empty(0)
+    if np.any(np.isfinite(data) & (data > 0)):
+        (ax.set_xscale if which == "x" else ax.set_yscale)("log")
 
 
 def main(plot: Callable[[xr.Dataset, Path], list[Path]], doc: str | None) -> None:

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._common import cell_path, iter_cells, main, mean_over, step_values
+from ._common import cell_path, iter_cells, log_axis, main, mean_over, step_values
 
 __all__ = ["plot"]
 
@@ -63,7 +63,7 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
         for k in range(da.sizes.get("level", 1)):
             level = da.isel(level=k) if "level" in da.dims else da
             _line(ax, level, color=colours[k], lw=1.6, label=f"D_{k}")
-        ax.set_yscale("log")
+        log_axis(ax, "y")
     ax.set_ylabel("D_k [nat]")
     ax.set_title("model–oracle ladder (test inputs)", fontsize=9)
     ax = axes[1, 1]
@@ -80,7 +80,7 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
             for a in axes.flat:
                 a.axvline(float(cell[name].mean(skipna=True)), color=colour, lw=0.8, ls="-.")
     for a in axes.flat:
-        a.set_xscale("log")
+        log_axis(a, "x")
         a.grid(alpha=0.3)
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=7)

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._common import cell_path, iter_cells, main, mean_over, step_values
+from ._common import cell_path, iter_cells, log_axis, main, mean_over, step_values
 
 __all__ = ["plot"]
 
@@ -48,7 +48,7 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
         for c, i in zip(colours, measured, strict=False):
             right.plot(_t_frac(da), y[i], color=c, label=f"model, step {int(steps[i])}")
     for ax, name in ((left, "oracles"), (right, "trained models")):
-        ax.set_yscale("log")
+        log_axis(ax, "y")
         ax.set_xlabel("t / T")
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)

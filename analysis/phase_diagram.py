@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._common import grid_dims, main
+from ._common import grid_dims, log_axis, main
 
 __all__ = ["ONSETS", "plot"]
 
@@ -95,7 +95,7 @@ def plot(ds: xr.Dataset, out: Path) -> list[Path]:
                 interpolate=True,
                 label="biased phase",
             )
-        ax.set_yscale("log")
+        log_axis(ax, "y")
         if numeric and xpos.min() > 0 and xpos.max() / xpos.min() >= 4:
             ax.set_xscale("log")
         ax.set_xticks(xpos, [str(v) for v in xs])

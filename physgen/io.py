@@ -23,6 +23,7 @@ POSIX): a reader (or a resumed sweep) never sees a half-written file.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -71,6 +72,7 @@ def command_line() -> str:
     return " ".join([prog, *sys.argv[1:]])
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str:
     """The git commit of the physgen source tree, ``"<sha>-dirty"`` with local edits, or
     ``"unknown"`` (an installed wheel, or no git)."""
@@ -97,6 +99,7 @@ def git_commit() -> str:
     return f"{sha}-dirty" if dirty else sha
 
 
+@functools.lru_cache(maxsize=1)
 def _library_versions() -> dict[str, str]:
     out = {"physgen_version": __version__, "python_version": sys.version.split()[0]}
     for name in _VERSIONED:

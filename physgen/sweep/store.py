@@ -249,6 +249,13 @@ class SweepStore:
                 f"run `physgen sweep run` on the spec again to finish them"
             )
         parts = [open_results(self.cell_path(c)) for c in self.cells]
+        for cell, ds in zip(self.cells, parts, strict=True):
+            for dim, value in cell.coords.items():
+                got = ds[dim].values.tolist() if dim in ds.coords else None
+                if got != [value]:
+                    raise PhysgenError(
+                        f"cannot merge: {self.cell_path(cell)} holds {dim}={got}, not [{value}]"
+                    )
         parts = _positional(parts, self.spec.dims)
         for ds in parts:
             ds.attrs.pop("history", None)

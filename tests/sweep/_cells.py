@@ -1,0 +1,36 @@
+"""A fast, deterministic stand-in cell function for the store mechanics tests (corrupt, stale,
+conflicting and ragged cells). The end-to-end tests run the real
+:func:`physgen.experiments.run_experiment`."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from physgen.config import ExperimentConfig
+from physgen.rng import spawn
+
+
+def _attrs(name: str, units: str = "1") -> dict[str, str]:
+    return {"long_name": name, "units": units, "description": f"stand-in {name}"}
+
+
+def toy_cell(cfg: ExperimentConfig) -> xr.Dataset:
+    """Curves over ``step`` (log-spaced in [1, train.steps]) and onsets over ``pair`` that depend
+    only on the config (seeded from its hash)."""
+    rng = np.random.default_rng(spawn(cfg.seed, int(cfg.sha256()[:8], 16)))
+    steps = np.unique(np.geomspace(1, cfg.train.steps, cfg.train.n_checkpoints).astype(np.int64))
+    n = cfg.data.n_pairs
+    return xr.Dataset(
+        {
+            "split_divergence": (("pair", "step"), rng.random((n, steps.size)), _attrs("S", "nat")),
+            "tau_bias": ("pair", rng.uniform(1, 10, n), _attrs("tau_bias", "step")),
+            "tau_test": ("pair", rng.uniform(20, 100, n), _attrs("tau_test", "step")),
+            "tau_mem": ("pair", np.full(n, np.nan), _attrs("tau_mem", "step")),
+        },
+        coords={
+            "step": ("step", steps, _attrs("training step", "step")),
+            "pair": ("pair", np.arange(n), _attrs("pair")),
+        },
+        attrs={"config_json": cfg.to_json(), "config_sha256": cfg.sha256()},
+    )

@@ -1,0 +1,123 @@
+"""The sweep folder with a fast stand-in cell: resume, stale and corrupt cells, ragged steps,
+merge conflicts, the process pool. The real experiment runs in test_end_to_end.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+from _cells import toy_cell
+
+from physgen.errors import PhysgenError
+from physgen.io import missing_cf_attrs, open_results
+from physgen.sweep import SweepSpec, SweepStore, resolve_cells, run_sweep, sweep_status
+
+SPEC: dict[str, Any] = {
+    "model": {"name": "gmm", "dim": 2},
+    "data": {"n_pairs": 2, "n_test": 4},
+    "train": {"n_checkpoints": 4, "steps": 50},
+    "sweep": {"title": "store test", "plot": False},
+    "grid": {"data.n_train": [5, 10, 20], "seed": [0, 1]},
+}
+
+
+def make(**override: Any) -> SweepSpec:
+    return SweepSpec.from_dict({**SPEC, **override})
+
+
+def test_run_merge_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    first = run_sweep(make(), out, cell_fn=toy_cell)
+    assert len(first.computed) == 6 and first.skipped == []
+    ds = open_results(out / "results.nc")
+    assert ds["tau_bias"].dims == ("n_train", "seed", "pair")
+    assert ds["split_divergence"].dims == ("n_train", "seed", "pair", "step")
+    assert ds["n_train"].values.tolist() == [5, 10, 20]
+    assert missing_cf_attrs(ds) == []
+    # each grid point holds exactly its own cell's values
+    for cell in resolve_cells(make()):
+        expected = toy_cell(cell.config)
+        got = ds.sel(cell.coords)
+        np.testing.assert_array_equal(got["tau_bias"].values, expected["tau_bias"].values)
+        assert got["cell_config_sha256"].item() == cell.sha256
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(c["state"] == "done" for c in manifest["cells"].values())
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
+    again = run_sweep(make(), out, cell_fn=toy_cell)
+    assert again.computed == [] and len(again.skipped) == 6
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == mtimes
+
+
+def test_stale_corrupt_and_missing_cells_are_recomputed(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    run_sweep(make(), out, cell_fn=toy_cell, merge=False)
+    cells = resolve_cells(make())
+    (out / "cells" / f"{cells[0].name}.nc").write_bytes(b"CDF\x01 truncated")
+    (out / "cells" / f"{cells[1].name}.nc").unlink()
+    (out / "cells" / f".{cells[2].name}.nc.999.tmp").write_bytes(b"partial")
+    states = [s.state for s in sweep_status(out)]
+    assert states == ["corrupt", "missing", "done", "done", "done", "done"]
+    with pytest.raises(PhysgenError, match="2 of 6 cells are not done"):
+        SweepStore.open(out).merge()
+    res = run_sweep(make(), out, cell_fn=toy_cell)
+    assert sorted(res.computed) == sorted([cells[0].name, cells[1].name])
+    assert not list((out / "cells").glob(".*.tmp"))
+    # a changed base config makes every cell stale
+    changed = make(train={"n_checkpoints": 4, "steps": 60})
+    assert {s.state for s in SweepStore(out, changed).status()} == {"stale"}
+    assert len(run_sweep(changed, out, cell_fn=toy_cell).computed) == 6
+
+
+def test_linked_steps_give_a_checkpoint_dimension(tmp_path: Path) -> None:
+    spec = make(
+        grid={"data.n_train": [5, 10]},
+        link={"data.n_train": {"train.steps": [50, 400]}},
+    )
+    run_sweep(spec, tmp_path / "s", cell_fn=toy_cell)
+    ds = open_results(tmp_path / "s")
+    assert ds["split_divergence"].dims == ("n_train", "pair", "checkpoint")
+    assert ds["step"].dims == ("n_train", "checkpoint")
+    assert ds["step"].values[:, -1].tolist() == [50, 400]
+    assert ds["steps"].dims == ("n_train",) and ds["steps"].values.tolist() == [50, 400]
+    assert not np.isnan(ds["split_divergence"].values).any()
+
+
+def test_conflicting_cells_raise(tmp_path: Path) -> None:
+    """A cell file that claims another cell's grid point with different values is a conflict."""
+    from physgen.io import write_netcdf
+
+    out = tmp_path / "sweep"
+    run_sweep(make(), out, cell_fn=toy_cell, merge=False)
+    first, second = resolve_cells(make())[:2]
+    clash = open_results(out / "cells" / f"{first.name}.nc")
+    clash["tau_bias"] = clash["tau_bias"] + 1.0
+    clash.attrs["config_sha256"] = second.sha256
+    write_netcdf(clash, out / "cells" / f"{second.name}.nc")
+    with pytest.raises(PhysgenError, match="cannot merge"):
+        SweepStore.open(out).merge()
+
+
+@pytest.mark.slow
+def test_process_pool_gives_the_same_result(tmp_path: Path) -> None:
+    spec = make(grid={"data.n_train": [5, 10]})
+    run_sweep(spec, tmp_path / "serial", cell_fn=toy_cell)
+    run_sweep(spec, tmp_path / "pool", cell_fn=toy_cell, workers=2)
+    a, b = open_results(tmp_path / "serial"), open_results(tmp_path / "pool")
+    xr.testing.assert_equal(a, b)
+
+
+def test_a_live_lock_refuses_a_second_driver(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    with pytest.raises(PhysgenError, match="another sweep"):
+        run_sweep(make(), out, cell_fn=toy_cell)
+    (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 7}))
+    assert len(run_sweep(make(), out, cell_fn=toy_cell, merge=False).computed) == 6
