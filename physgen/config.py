@@ -113,6 +113,11 @@ class DiffusionConfig:
 
     def validate(self, prefix: str = "diffusion") -> None:
         _check(self.T >= 2, f"{prefix}.T", f"must be ≥ 2, got {self.T}")
+        _check(
+            self.schedule != "linear" or self.T >= 21,
+            f"{prefix}.T",
+            f"the rescaled linear schedule needs T ≥ 21 (last beta 20/T < 1), got {self.T}",
+        )
 
     def build(self) -> Any:
         from physgen.diffusion import Schedule

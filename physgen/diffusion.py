@@ -92,6 +92,10 @@ class Schedule:
         if int(T) < 1:
             raise ValueError(f"T must be ≥ 1, got {T}")
         scale = 1000.0 / T
+        if beta_end is None and T <= 20:
+            raise ValueError(
+                f"the rescaled paper schedule needs T ≥ 21 (its last beta 20/T must be < 1), got T={T}"
+            )
         lo = 1e-4 * scale if beta_start is None else beta_start
         hi = 0.02 * scale if beta_end is None else beta_end
         return cls(np.linspace(lo, hi, int(T)), name="linear")

@@ -53,6 +53,7 @@ def test_integral_float_accepted_as_int_and_int_as_float() -> None:
         ({"metrics": {"t_frac": 1.5}}, "metrics.t_frac"),
         ({"metrics": {"uturn_t_fracs": [0.1, 2.0]}}, "metrics.uturn_t_fracs"),
         ({"diffusion": {"schedule": "sigmoid"}}, "diffusion.schedule"),
+        ({"diffusion": {"T": 20}}, "diffusion.T"),
         ({"data": 3}, "data"),
     ],
 )
