@@ -107,7 +107,7 @@ def plot(paths: list[Path]) -> None:
         n = ds.attrs["config_json"].split('"n_train":')[1].split(",")[0]
         colors = plt.cm.tab10(np.arange(ds.sizes["pair"]))
 
-        def marks(ax: plt.Axes) -> None:
+        def marks(ax: plt.Axes, ds: xr.Dataset = ds, colors: np.ndarray = colors) -> None:
             for p, col in zip(ds.pair.values, colors, strict=True):
                 for name, ls in (("tau_bias", ":"), ("tau_test", "--")):
                     v = float(ds[name].sel(pair=p))

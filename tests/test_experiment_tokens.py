@@ -1,0 +1,208 @@
+"""The token experiment end to end on a tiny cell: structure, attrs, determinism, netCDF round
+trip, and oracle identities through the experiment's own evaluation path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from physgen.config import ExperimentConfig
+from physgen.errors import PhysgenError
+from physgen.experiments import experiment_kind, run_experiment
+from physgen.experiments.schema import (
+    VarSpec,
+    build_dataset,
+    check_netcdf_safe,
+    global_attrs,
+    register_variables,
+)
+from physgen.experiments.tokens import _Recorder, plan_networks, sample_checkpoint_mask
+
+TINY = {
+    "seed": 3,
+    "model": {"name": "tree", "q": 3, "depth": 2, "q_eff": 2},
+    "data": {"n_train": 12, "n_test": 40, "n_pairs": 2, "n_seed_pairs": 1},
+    "diffusion": {"T": 40},
+    "net": {"width": 16, "layers": 1, "heads": 2, "ff": 16, "time_dim": 8},
+    "train": {"steps": 40, "n_checkpoints": 5, "batch_size": 8, "device": "cpu"},
+    "metrics": {
+        "n_eval": 24,
+        "n_generate": 16,
+        "uturn_reps": 1,
+        "uturn_starts": 6,
+        "kl_t_points": 4,
+        "sample_checkpoints": 2,
+        "sample_steps": 10,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def cfg() -> ExperimentConfig:
+    return ExperimentConfig.from_dict(TINY)
+
+
+@pytest.fixture(scope="module")
+def ds(cfg: ExperimentConfig) -> xr.Dataset:
+    torch.set_num_threads(1)
+    calls: list[tuple[int, int]] = []
+    out = run_experiment(cfg, progress=lambda done, total, msg: calls.append((done, total)))
+    # 5 networks (2 pairs + 1 seed replicate) × 5 checkpoints, reported in order.
+    assert calls == [(i, 25) for i in range(1, 26)]
+    return out
+
+
+def test_dims_coords_and_roles(ds: xr.Dataset) -> None:
+    assert ds.sizes["network"] == 5 and ds.sizes["pair"] == 2 and ds.sizes["seed_pair"] == 1
+    assert ds.sizes["level"] == 3  # k = 0..L at depth 2
+    assert list(ds.step.values) == sorted(set(ds.step.values.tolist()))
+    assert ds.step.values[-1] == 40
+    assert list(ds.role.values) == ["A", "B", "A", "B", "seed"]
+    assert list(ds.split.values) == [0, 1, 2, 3, 0]
+    # a seed pair shares a split, a disjoint pair never does
+    a, b = int(ds.seed_pair_a[0]), int(ds.seed_pair_b[0])
+    assert ds.split[a] == ds.split[b] and ds.net_seed[a] != ds.net_seed[b]
+    for p in ds.pair.values:
+        assert ds.split[int(ds.pair_a[p])] != ds.split[int(ds.pair_b[p])]
+    np.testing.assert_allclose(ds.t_frac.values, ds.t.values / 40)
+
+
+def test_every_variable_documented_and_attrs_netcdf_safe(
+    ds: xr.Dataset, cfg: ExperimentConfig
+) -> None:
+    for name, var in ds.variables.items():
+        assert {"long_name", "units", "description"} <= set(var.attrs), name
+    assert ds.attrs["config_json"] == cfg.to_json()
+    assert ds.attrs["config_sha256"] == cfg.sha256()
+    assert ds.attrs["physgen_bias_rule"] == "learned"
+    assert ds.attrs["physgen_ema_decay"] == pytest.approx(0.999)
+    for name in ("tau_bias", "tau_test", "tau_nn", "tau_mem"):
+        assert ds[name].dims == ("pair",)
+    for value in ds.attrs.values():
+        assert isinstance(value, str | int | float)
+
+
+def test_curves_are_finite_where_evaluated(ds: xr.Dataset) -> None:
+    for name in ("train_loss", "test_loss", "ladder_test", "ladder_train", "split_divergence"):
+        assert np.all(np.isfinite(ds[name].values)), name
+    sampled = np.isfinite(ds.nn_divergence.values[0])
+    assert sampled.sum() == 2 and sampled[-1]  # sample checkpoints: 2, the last included
+    # histograms are distributions over the bins
+    np.testing.assert_allclose(ds.nn_hist_gen.values[:, sampled].sum(-1), 1.0)
+    np.testing.assert_allclose(ds.nn_hist_test.values.sum(-1), 1.0)
+    # loss decomposition holds to rounding
+    for split in ("train", "test"):
+        total = ds[f"loss_total_{split}"]
+        parts = ds[f"loss_exact_{split}"] + ds[f"loss_excess_{split}"]
+        np.testing.assert_allclose(total, parts, rtol=1e-10, atol=1e-12)
+    # validity has no value at level L (no children)
+    assert np.all(np.isnan(ds.validity.sel(level=2).values))
+
+
+def test_oracle_curves(ds: xr.Dataset) -> None:
+    """KL(BP_0‖BP_k) is 0 at k = 0 and grows with k (deeper filtering loses more)."""
+    ladder = ds.oracle_ladder.values
+    assert ladder[0] == pytest.approx(0.0, abs=1e-12)
+    assert np.all(np.diff(ladder) > 0)
+    kt = ds.kl_oracle_time.values
+    np.testing.assert_allclose(kt[0], 0.0, atol=1e-12)
+    assert np.all(kt[2].max() >= kt[1].max())
+    assert ds.attrs["physgen_root_only_kl"] == pytest.approx(ladder[-1])
+    # the trained networks stay above the Bayes floor on average
+    assert float(ds.test_loss.mean()) > float(ds.bayes_test_loss)
+
+
+def test_deterministic_and_netcdf_round_trip(
+    ds: xr.Dataset, cfg: ExperimentConfig, tmp_path
+) -> None:
+    again = run_experiment(cfg)
+    xr.testing.assert_identical(ds, again)
+    path = tmp_path / "cell.nc"
+    ds.to_netcdf(path)
+    with xr.open_dataset(path) as back:
+        xr.testing.assert_identical(ds, back.load())
+
+
+def test_exact_denoiser_through_the_evaluation_path(cfg: ExperimentConfig) -> None:
+    """With the BP denoiser as the 'network': D_0 = 0, the test loss is the Bayes loss and the
+    U-turn ratios are exactly 1 (same starts, same reverse noise as the BP reference)."""
+    from physgen.data import DataProtocol
+    from physgen.metrics import Bound
+    from physgen.train import checkpoint_steps
+
+    model, schedule = cfg.model.build(), cfg.diffusion.build()
+    protocol = DataProtocol(model, cfg.data, cfg.seed)
+    nets, _, _ = plan_networks(protocol)
+    steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
+    rec = _Recorder(cfg, model, schedule, protocol, nets, steps)
+    k = steps.size - 1  # a sample checkpoint
+    rec.evaluate(0, k, Bound(model, filtered_levels=0))
+    c = rec.curves
+    assert c["ladder_test"][0, k, 0] == pytest.approx(0.0, abs=1e-10)
+    assert c["ladder_train"][0, k, 0] == pytest.approx(0.0, abs=1e-10)
+    from physgen.metrics import kl_divergence
+
+    bp = rec.test.bp_crit  # D_k of BP_0 is KL(BP_k ‖ BP_0)
+    expected = [np.mean(kl_divergence(bp[j], bp[0])) for j in range(bp.shape[0])]
+    np.testing.assert_allclose(c["ladder_test"][0, k], expected, atol=1e-10)
+    assert c["test_loss"][0, k] == pytest.approx(rec.bayes_test_loss, rel=1e-12)
+    np.testing.assert_array_equal(c["uturn_ratio_train"][0, k], 1.0)
+    np.testing.assert_array_equal(c["uturn_ratio_test"][0, k], 1.0)
+    assert c["valid_fraction"][0, k] == 1.0  # exact samples are grammatical
+    np.testing.assert_allclose(c["kl_model_time"][0, k], 0.0, atol=1e-10)
+
+
+def test_plan_networks_reuses_replicate_zero() -> None:
+    cfg = ExperimentConfig.from_dict(
+        {**TINY, "data": {"n_train": 4, "n_test": 8, "n_pairs": 3, "n_seed_pairs": 2}}
+    )
+    from physgen.data import DataProtocol
+
+    nets, pairs, seed_pairs = plan_networks(DataProtocol(cfg.model.build(), cfg.data, cfg.seed))
+    assert len(nets) == 8  # 6 pair members + one extra replicate per seed pair
+    assert pairs == [(0, 1), (2, 3), (4, 5)]
+    assert seed_pairs == [(0, 6), (1, 7)]
+    assert [n.role for n in nets] == ["A", "B", "A", "B", "A", "B", "seed", "seed"]
+    assert len({(n.split, n.replicate) for n in nets}) == len(nets)
+
+
+@pytest.mark.parametrize(("n", "k"), [(25, 6), (25, 1), (5, 9), (2, 2)])
+def test_sample_checkpoint_mask(n: int, k: int) -> None:
+    mask = sample_checkpoint_mask(np.arange(1, n + 1), k)
+    assert mask.sum() == min(n, k) and mask[-1]
+    if k >= 2:
+        assert mask[0]
+
+
+def test_dispatch_kind_and_errors() -> None:
+    class Vec:
+        event_shape = (3,)
+
+    class Img:
+        event_shape = (1, 8, 8)
+
+    class Bad:
+        event_shape = ()
+
+    assert experiment_kind(ExperimentConfig().model.build()) == "tokens"
+    assert experiment_kind(Vec()) == "vectors"
+    assert experiment_kind(Img()) == "images"
+    with pytest.raises(PhysgenError, match="event shape"):
+        experiment_kind(Bad())
+
+
+def test_schema_rejects_undocumented_and_unsafe(cfg: ExperimentConfig) -> None:
+    with pytest.raises(PhysgenError, match="no registered attributes"):
+        build_dataset({"not_a_variable": (("step",), [1.0])}, {}, {})
+    with pytest.raises(PhysgenError, match="already registered"):
+        register_variables({"test_loss": VarSpec("x", "1", "y")})
+    attrs = global_attrs(cfg, "t", {"flag": True, "table": {"a": 1}, "none": None})
+    assert attrs["physgen_flag"] == 1
+    assert attrs["physgen_table"] == '{"a": 1}'
+    assert attrs["physgen_none"] == ""
+    ds = build_dataset({"test_loss": (("step",), [1.0])}, {"step": (("step",), [1])}, attrs)
+    bad = ds.assign_attrs(oops=True)
+    with pytest.raises(PhysgenError, match="not netCDF-safe"):
+        check_netcdf_safe(bad)
