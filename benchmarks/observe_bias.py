@@ -10,7 +10,7 @@ seed baseline, the D_k ladder and the NN divergence against the training step (l
 
 Run (one thread per training; minutes to an hour on 2 shared cores)::
 
-    python benchmarks/observe_bias.py run --n-train 125 --steps 8000
+    python benchmarks/observe_bias.py run --n-train 125 --steps 5000
     python benchmarks/observe_bias.py run --n-train 250 --steps 16000
     python benchmarks/observe_bias.py plot   # figure + table from the netCDF files present
 """
@@ -175,7 +175,7 @@ def main(argv: list[str]) -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--n-train", type=int, default=125)
-    r.add_argument("--steps", type=int, default=8000)
+    r.add_argument("--steps", type=int, default=5000)
     sub.add_parser("plot")
     args = parser.parse_args(argv)
     if args.cmd == "run":

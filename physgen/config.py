@@ -168,7 +168,7 @@ class TrainConfig:
     ``ema_decay`` = 0 disables the weight average; checkpoints are ``n_checkpoints`` log-spaced
     steps in ``[1, steps]`` (evaluated on the EMA weights when enabled)."""
 
-    steps: int = 8_000
+    steps: int = 5_000
     batch_size: int = 64
     lr: float = 1e-3
     lr_schedule: Literal["constant", "paper"] = "constant"
