@@ -1,0 +1,100 @@
+"""The vector (Gaussian mixture) and image experiments end to end on tiny configurations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from physgen.config import ExperimentConfig
+from physgen.experiments import experiment_kind, run_experiment
+from physgen.experiments.images import plot_quadruplets
+from physgen.models import Digits, gmm
+
+torch.set_num_threads(1)
+
+VECTORS = {
+    "seed": 0,
+    "model": {"name": "gmm", "dim": 4},
+    "data": {"n_train": 16, "n_test": 64, "n_pairs": 1, "n_seed_pairs": 1},
+    "diffusion": {"T": 40},
+    "net": {"kind": "mlp", "width": 32, "layers": 2, "time_dim": 16},
+    "train": {"steps": 20, "batch_size": 16, "n_checkpoints": 3, "device": "cpu", "ema_decay": 0.0},
+    "metrics": {"n_eval": 32, "n_generate": 32, "kl_t_points": 5, "sample_checkpoints": 1},
+}
+
+IMAGES = {
+    "seed": 0,
+    "model": {"name": "digits"},
+    "data": {"n_train": 8, "n_test": 16, "n_pairs": 1, "n_seed_pairs": 0},
+    "diffusion": {"T": 40},
+    "net": {"kind": "unet", "width": 8, "layers": 1, "heads": 1, "time_dim": 16, "mults": [1]},
+    "train": {"steps": 4, "batch_size": 8, "n_checkpoints": 2, "device": "cpu", "ema_decay": 0.0},
+    "metrics": {"n_eval": 8, "n_generate": 8, "sample_checkpoints": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def vectors() -> xr.Dataset:
+    return run_experiment(ExperimentConfig.from_dict(VECTORS))
+
+
+@pytest.fixture(scope="module")
+def images() -> xr.Dataset:
+    return run_experiment(ExperimentConfig.from_dict(IMAGES))
+
+
+def _attrs_complete(ds: xr.Dataset) -> None:
+    for name, var in ds.variables.items():
+        assert {"long_name", "units", "description"} <= set(var.attrs), name
+    assert ds.attrs["config_sha256"] and ds.attrs["config_json"]
+
+
+def test_dispatch() -> None:
+    assert experiment_kind(gmm(dim=3)) == "vectors"
+    assert experiment_kind(Digits()) == "images"
+
+
+def test_vector_cell(vectors: xr.Dataset, tmp_path) -> None:
+    ds = vectors
+    assert ds.sizes["network"] == 3 and ds.sizes["pair"] == 1 and ds.sizes["step"] == 3
+    for name in ("tau_gen", "tau_mem", "tau_closer", "tau_test"):
+        assert ds[name].dims == ("pair",)
+    assert ds.dist_pop.dims == ("network", "step", "score_t")
+    assert np.all(ds.dist_pop.values >= 0) and np.all(np.isfinite(ds.rel_pop_error.values))
+    # the population-empirical distance is what a memorizer pays; it vanishes at large t
+    d = ds.dist_pop_emp.values
+    assert d[:, 0].min() > d[:, -1].max()
+    # Λ = dim · mean² + std² = 5 for the symmetric mixture
+    assert float(ds.t_speciation_model) == pytest.approx(0.5 * np.log(5.0))
+    assert np.isfinite(float(ds.t_collapse_model))
+    agree = ds.class_agreement.values
+    assert agree[0] == 1.0 and agree[-1] < 0.8
+    _attrs_complete(ds)
+    ds.to_netcdf(tmp_path / "v.nc")
+    with xr.open_dataset(tmp_path / "v.nc") as back:
+        xr.testing.assert_identical(back.load(), ds)
+
+
+def test_image_cell(images: xr.Dataset, tmp_path) -> None:
+    ds = images
+    assert ds.sizes["network"] == 2 and ds.sizes["eps_t"] == 4
+    assert list(ds.eps_t.values) == [2, 4, 6, 8]
+    assert ds.sample_show.dims == ("network", "step", "show", "channel", "height", "width")
+    last = ds.sample_show.isel(step=-1).values
+    assert np.all(np.isfinite(last)) and np.all(np.isnan(ds.sample_show.isel(step=0).values))
+    assert np.all(np.isfinite(ds.cos_distance.isel(step=-1).values))
+    sim = ds.eps_cos_test.values
+    assert np.all((sim >= -1) & (sim <= 1))
+    assert np.all(ds.eps_cos_train_emp.values <= 1.0)
+    _attrs_complete(ds)
+    ds.to_netcdf(tmp_path / "i.nc")
+    with xr.open_dataset(tmp_path / "i.nc") as back:
+        xr.testing.assert_identical(back.load(), ds)
+        assert plot_quadruplets(back, tmp_path / "quad.png").stat().st_size > 0
+
+
+def test_image_cell_is_deterministic(images: xr.Dataset) -> None:
+    again = run_experiment(ExperimentConfig.from_dict(IMAGES))
+    xr.testing.assert_identical(again, images)
