@@ -106,7 +106,7 @@ def test_read_toml_errors(tmp_path) -> None:
 
 
 def test_dry_run_prints_every_resolved_cell_as_toml(tiny_spec) -> None:
-    import tomllib
+    from physgen.sweep.spec import tomllib
 
     text = dry_run(tiny_spec)
     blocks = text.split("# --- cell ")[1:]
