@@ -193,11 +193,30 @@ def train(
 
     ``callback(step, denoiser)`` runs at every checkpoint step; ``denoiser`` wraps the live
     evaluated weights (copy it to keep a snapshot). The network is moved to ``cfg.device``
-    (``"auto"``: CUDA when present, where the forward pass runs under bf16 autocast).
+    (``"auto"``: CUDA when present, where the forward pass runs under bf16 autocast). Torch runs
+    on ``cfg.threads`` threads during training; the previous count is restored afterwards.
     """
     x = _check_data(x0, loss)
-    torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        return _train(net, x, schedule, cfg, loss, seed, callback, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    net: nn.Module,
+    x: np.ndarray,
+    schedule: Schedule,
+    cfg: TrainConfig,
+    loss: str,
+    seed: int,
+    callback: Callable[[int, NetDenoiser], None] | None,
+    device: torch.device,
+) -> TrainResult:
+    """The loop of :func:`train` on checked data, with the thread count already set."""
     net.to(device).train()
 
     data = torch.as_tensor(x, dtype=torch.float32, device=device)

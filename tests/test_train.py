@@ -147,6 +147,12 @@ def test_training_reduces_mse(loss):
     assert isinstance(res.denoiser, NetDenoiser) and res.denoiser.output == loss[4:]
 
 
+def test_thread_count_restored():
+    torch.set_num_threads(1)
+    train(_net(), _tokens(8), SCHEDULE, _cfg(steps=2, n_checkpoints=2, threads=2), seed=0)
+    assert torch.get_num_threads() == 1
+
+
 def test_bad_inputs():
     with pytest.raises(PhysgenError, match="one-hot"):
         train(_net(), np.full((4, 4, 3), 0.5), SCHEDULE, _cfg(), seed=0)

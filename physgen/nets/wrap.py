@@ -50,10 +50,19 @@ NET_BUILDERS: dict[str, NetBuilder] = {}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → ``cuda`` when available, else ``cpu``; anything else as given."""
+    """``"auto"`` → ``cuda`` when available, else ``cpu``; anything else as given. Asking for
+    CUDA on a machine without it is a :class:`PhysgenError`."""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise PhysgenError(f"invalid torch device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PhysgenError(
+            f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'"
+        )
+    return dev
 
 
 def register_net(kind: str) -> Callable[[NetBuilder], NetBuilder]:

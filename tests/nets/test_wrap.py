@@ -105,3 +105,8 @@ def test_resolve_device():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
     assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(PhysgenError, match="CUDA is not available"):
+            resolve_device("cuda")
+    with pytest.raises(PhysgenError, match="invalid torch device"):
+        resolve_device("abacus")
