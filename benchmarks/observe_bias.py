@@ -11,7 +11,7 @@ seed baseline, the D_k ladder and the NN divergence against the training step (l
 Run (one thread per training; minutes to an hour on 2 shared cores)::
 
     python benchmarks/observe_bias.py run --n-train 125 --steps 5000
-    python benchmarks/observe_bias.py run --n-train 250 --steps 16000
+    python benchmarks/observe_bias.py run --n-train 250 --steps 12000 --pairs 1 --seed-pairs 0
     python benchmarks/observe_bias.py plot   # figure + table from the netCDF files present
 """
 
@@ -29,8 +29,8 @@ OUT = Path("results/observe_bias")
 FIGURE = Path("docs/figures/bias_cpu.png")
 
 
-def run(n_train: int, steps: int) -> Path:
-    """Run the default cell at ``n_train`` and ``steps``; returns the netCDF path."""
+def run(n_train: int, steps: int, n_pairs: int, n_seed_pairs: int) -> Path:
+    """Run the default cell at ``n_train``, ``steps`` and pair counts; returns the netCDF path."""
     import torch
 
     from physgen.config import ExperimentConfig
@@ -40,7 +40,9 @@ def run(n_train: int, steps: int) -> Path:
     base = ExperimentConfig()
     cfg = dataclasses.replace(
         base,
-        data=dataclasses.replace(base.data, n_train=n_train),
+        data=dataclasses.replace(
+            base.data, n_train=n_train, n_pairs=n_pairs, n_seed_pairs=n_seed_pairs
+        ),
         train=dataclasses.replace(base.train, steps=steps, device="cpu"),
     )
     cfg.validate()
@@ -176,10 +178,12 @@ def main(argv: list[str]) -> None:
     r = sub.add_parser("run")
     r.add_argument("--n-train", type=int, default=125)
     r.add_argument("--steps", type=int, default=5000)
+    r.add_argument("--pairs", type=int, default=3)
+    r.add_argument("--seed-pairs", type=int, default=1)
     sub.add_parser("plot")
     args = parser.parse_args(argv)
     if args.cmd == "run":
-        run(args.n_train, args.steps)
+        run(args.n_train, args.steps, args.pairs, args.seed_pairs)
     paths = sorted(OUT.glob("n*.nc"), key=lambda p: int(p.stem[1:]))
     if paths:
         print(table(paths))
