@@ -42,6 +42,8 @@ __all__ = ["bp_leaf_marginals", "parse_trees", "sample_trees"]
 
 # Samples per parallel work item: scratch arrays are allocated once per chunk, not per sample.
 _CHUNK = 64
+# Samples propagated together by BP, the innermost axis of its messages (SIMD over samples).
+_LANES = 8
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -133,6 +135,34 @@ def sample_trees(
                     nodes[i, p] = tree[p]
 
 
+@njit(nogil=True, cache=True, error_model="numpy")
+def _rescale(lz: np.ndarray, zp: np.ndarray) -> None:
+    """Fold the running products of normalisers ``zp`` into ``lz`` before they over/underflow."""
+    for lane in range(zp.shape[0]):
+        if zp[lane] < 1e-200 or zp[lane] > 1e200:
+            lz[lane] += np.log(zp[lane])
+            zp[lane] = 1.0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _normalise(msg: np.ndarray, p: int, zs: np.ndarray, dead: np.ndarray) -> None:
+    """Normalise the message ``msg[p]`` (q, lanes) per lane; its sums go to ``zs``. A zero sum
+    marks the lane dead (zero-probability evidence) and leaves its zeros in place."""
+    q, n_lanes = msg.shape[1], msg.shape[2]
+    for lane in range(n_lanes):
+        zs[lane] = 0.0
+    for a in range(q):
+        for lane in range(n_lanes):
+            zs[lane] += msg[p, a, lane]
+    for lane in range(n_lanes):
+        if zs[lane] == 0.0:
+            dead[lane] = True
+            zs[lane] = 1.0
+    for a in range(q):
+        for lane in range(n_lanes):
+            msg[p, a, lane] *= 1.0 / zs[lane]
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def bp_leaf_marginals(
     x: np.ndarray,
@@ -147,175 +177,247 @@ def bp_leaf_marginals(
 ) -> None:
     """Leaf posterior marginals of the k-filtered tree under leaf log-evidence ``coef[i] * x[i]``.
 
-    ``x`` (n, N, q) float64 (entries may be -inf when ``coef`` is 1); ``coef`` (n,);
-    ``child`` (R, s) int64; ``prob`` (R,); ``log_prior`` (q,) root log-prior; ``t_mat``
-    (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes ``out`` (n, N, q) and
-    ``log_z`` (n,) = log Σ_x0 p_k(x0) exp(Σ_i h_i(x0_i)).
+    ``x`` (n, N, q) float64 (entries may be -inf when ``coef`` is 1, each leaf needs a finite
+    one); ``coef`` (n,); ``child`` (R, s) int64; ``prob`` (R,); ``log_prior`` (q,) root
+    log-prior; ``t_mat`` (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes
+    ``out`` (n, N, q) and ``log_z`` (n,) = log Σ_x0 p_k(x0) exp(Σ_i h_i(x0_i)).
+
+    Samples are processed ``_LANES`` at a time with the lane as the innermost (contiguous) axis
+    of the messages, so the products of the sweeps run as SIMD over samples; padding lanes of
+    the last block carry uniform evidence and are not written out.
     """
+    n, n_leaves, q = x.shape
+    n_rules, s = child.shape
+    n_nodes = (n_leaves * s - 1) // (s - 1)
+    depth = 0
+    while s**depth < n_leaves:
+        depth += 1
+    n_k = s**k
+    B = _LANES
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for ch in prange(n_chunks):
+        u = np.empty((n_nodes, q, B))
+        v = np.empty((n_nodes, q, B))
+        log_m = np.empty((n_k, q, B))
+        prefix = np.empty((n_k + 1, q, B))
+        lane_tmp = np.empty((4, B))
+        acc = np.empty((2 * q, B))
+        w_rule = np.empty((n_rules, B))
+        for i0 in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK), B):
+            _bp_block(x, coef, child, prob, log_prior, t_mat, k, out, log_z, i0, depth,
+                      u, v, log_m, prefix, lane_tmp, acc, w_rule)  # fmt: skip
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _bp_block(
+    x: np.ndarray,
+    coef: np.ndarray,
+    child: np.ndarray,
+    prob: np.ndarray,
+    log_prior: np.ndarray,
+    t_mat: np.ndarray,
+    k: int,
+    out: np.ndarray,
+    log_z: np.ndarray,
+    i0: int,
+    depth: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    log_m: np.ndarray,
+    prefix: np.ndarray,
+    lane_tmp: np.ndarray,
+    acc: np.ndarray,
+    w_rule: np.ndarray,
+) -> None:
+    """BP for the ``_LANES`` samples from ``i0`` (see :func:`bp_leaf_marginals`); the other
+    arguments are scratch: messages ``u``, ``v`` (n_nodes, q, lanes), ``log_m``, ``prefix``
+    (s^k [+1], q, lanes), ``lane_tmp`` (4, lanes), ``acc`` (2q, lanes), ``w_rule`` (R, lanes)."""
     n, n_leaves, q = x.shape
     n_rules, s = child.shape
     q_eff = n_rules // q
     n_nodes = (n_leaves * s - 1) // (s - 1)
     leaf0 = n_nodes - n_leaves
-    depth = 0
-    while s**depth < n_leaves:
-        depth += 1
     n_k = s**k
     off_k = (n_k - 1) // (s - 1)
-    n_chunks = (n + _CHUNK - 1) // _CHUNK
-    for ch in prange(n_chunks):
-        u = np.empty((n_nodes, q))
-        v = np.empty((n_nodes, q))
-        log_m = np.empty((n_k, q))
-        prefix = np.empty((n_k + 1, q))
-        suffix = np.empty((n_k + 1, q))
-        vals = np.empty(s)
-        for i in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
-            lz = 0.0
-            dead = False
+    B = _LANES
+    nb = min(B, n - i0)
+    tmp = lane_tmp[0]
+    zs = lane_tmp[1]
+    lz = lane_tmp[2]
+    zp = lane_tmp[3]
+    suffix = acc[q:]
+    for lane in range(B):
+        lz[lane] = 0.0
+        zp[lane] = 1.0
+        for a in range(q):
+            suffix[a, lane] = 0.0
+    dead = np.zeros(B, dtype=np.bool_)
+
+    # Leaves: ψ = softmax(h), log normaliser split into lz (max) and zp (running product).
+    for j in range(n_leaves):
+        p = leaf0 + j
+        for lane in range(B):
+            if lane >= nb:
+                for a in range(q):
+                    u[p, a, lane] = 1.0 / q
+                continue
+            i = i0 + lane
             ci = coef[i]
+            hmax = -np.inf
+            for a in range(q):
+                h = ci * x[i, j, a]
+                if h > hmax:
+                    hmax = h
+            z = 0.0
+            for a in range(q):
+                e = np.exp(ci * x[i, j, a] - hmax)
+                u[p, a, lane] = e
+                z += e
+            inv = 1.0 / z
+            for a in range(q):
+                u[p, a, lane] *= inv
+            lz[lane] += hmax
+            zp[lane] *= z
+        _rescale(lz, zp)
+
+    # Upward sweep to level k.
+    for d in range(depth - 1, k - 1, -1):
+        first = (s**d - 1) // (s - 1)
+        for p in range(first, first + s**d):
+            c0 = s * p + 1
+            for a in range(q):
+                for lane in range(B):
+                    u[p, a, lane] = 0.0
+                for r in range(a * q_eff, (a + 1) * q_eff):
+                    pr = prob[r]
+                    for lane in range(B):
+                        tmp[lane] = pr
+                    for c in range(s):
+                        b = child[r, c]
+                        for lane in range(B):
+                            tmp[lane] *= u[c0 + c, b, lane]
+                    for lane in range(B):
+                        u[p, a, lane] += tmp[lane]
+            _normalise(u, p, zs, dead)
+            for lane in range(B):
+                zp[lane] *= zs[lane]
+            _rescale(lz, zp)
+
+    # Level k: channels to the root, root belief and cavities, in log space (exact zeros).
+    for a in range(q):
+        for lane in range(B):
+            prefix[0, a, lane] = 0.0
+    for j in range(n_k):
+        p = off_k + j
+        for a in range(q):
+            for lane in range(B):
+                tmp[lane] = 0.0
+            for b in range(q):
+                t = t_mat[j, a, b]
+                if t != 0.0:
+                    for lane in range(B):
+                        tmp[lane] += t * u[p, b, lane]
+            for lane in range(B):
+                lm = np.log(tmp[lane])
+                log_m[j, a, lane] = lm
+                prefix[j + 1, a, lane] = prefix[j, a, lane] + lm
+    for lane in range(B):
+        top = -np.inf
+        for a in range(q):
+            top = max(top, log_prior[a] + prefix[n_k, a, lane])
+        if top == -np.inf:
+            dead[lane] = True
+        else:
+            z = 0.0
+            for a in range(q):
+                z += np.exp(log_prior[a] + prefix[n_k, a, lane] - top)
+            lz[lane] += top + np.log(z)
+    for j in range(n_k - 1, -1, -1):
+        p = off_k + j
+        for b in range(q):
+            for lane in range(B):
+                v[p, b, lane] = 0.0
+        for a in range(q):
+            # log c_j(a) = log π(a) + Σ_{i<j} log m_i(a) + Σ_{i>j} log m_i(a), into tmp
+            for lane in range(B):
+                tmp[lane] = log_prior[a] + prefix[j, a, lane] + suffix[a, lane]
+                suffix[a, lane] += log_m[j, a, lane]
+            # the prefix row j is free now: it keeps the cavity logits of symbol a
+            for lane in range(B):
+                prefix[j, a, lane] = tmp[lane]
+        for lane in range(B):
+            cmax = -np.inf
+            for a in range(q):
+                cmax = max(cmax, prefix[j, a, lane])
+            if cmax == -np.inf:
+                dead[lane] = True
+                cmax = 0.0
+            for a in range(q):
+                prefix[j, a, lane] = np.exp(prefix[j, a, lane] - cmax)
+        for a in range(q):
+            for b in range(q):
+                t = t_mat[j, a, b]
+                if t != 0.0:
+                    for lane in range(B):
+                        v[p, b, lane] += t * prefix[j, a, lane]
+        _normalise(v, p, zs, dead)
+
+    # Downward sweep below level k.
+    for d in range(k, depth):
+        first = (s**d - 1) // (s - 1)
+        for p in range(first, first + s**d):
+            c0 = s * p + 1
+            # w_r = M_r v_p(a_r), then child c collects w_r Π_{c'≠c} u_{c'} in acc (no aliasing
+            # between the read and written messages, so the lane loops vectorise)
+            for r in range(n_rules):
+                pr = prob[r]
+                a = r // q_eff
+                for lane in range(B):
+                    w_rule[r, lane] = pr * v[p, a, lane]
+            for c in range(s):
+                for b in range(q):
+                    for lane in range(B):
+                        acc[b, lane] = 0.0
+                for r in range(n_rules):
+                    for lane in range(B):
+                        tmp[lane] = w_rule[r, lane]
+                    for c2 in range(s):
+                        if c2 != c:
+                            b2 = child[r, c2]
+                            for lane in range(B):
+                                tmp[lane] *= u[c0 + c2, b2, lane]
+                    b = child[r, c]
+                    for lane in range(B):
+                        acc[b, lane] += tmp[lane]
+                for b in range(q):
+                    for lane in range(B):
+                        v[c0 + c, b, lane] = acc[b, lane]
+                _normalise(v, c0 + c, zs, dead)
+
+    # Leaf marginals μ ∝ ψ v.
+    for lane in range(nb):
+        i = i0 + lane
+        if not dead[lane]:
             for j in range(n_leaves):
                 p = leaf0 + j
-                hmax = -np.inf
-                for a in range(q):
-                    h = ci * x[i, j, a]
-                    if h > hmax:
-                        hmax = h
                 z = 0.0
                 for a in range(q):
-                    e = np.exp(ci * x[i, j, a] - hmax)
-                    u[p, a] = e
-                    z += e
+                    w = u[p, a, lane] * v[p, a, lane]
+                    out[i, j, a] = w
+                    z += w
+                if z == 0.0:
+                    dead[lane] = True
+                    break
                 inv = 1.0 / z
                 for a in range(q):
-                    u[p, a] *= inv
-                lz += hmax + np.log(z)
-            for d in range(depth - 1, k - 1, -1):
-                first = (s**d - 1) // (s - 1)
-                for p in range(first, first + s**d):
-                    c0 = s * p + 1
-                    z = 0.0
-                    for a in range(q):
-                        acc = 0.0
-                        for r in range(a * q_eff, (a + 1) * q_eff):
-                            w = prob[r]
-                            for c in range(s):
-                                w *= u[c0 + c, child[r, c]]
-                            acc += w
-                        u[p, a] = acc
-                        z += acc
-                    if z == 0.0:
-                        dead = True
-                        break
-                    inv = 1.0 / z
-                    for a in range(q):
-                        u[p, a] *= inv
-                    lz += np.log(z)
-                if dead:
-                    break
-            if not dead:
-                # Level k: channels to the root, root belief, cavities (log space, exact zeros).
+                    out[i, j, a] *= inv
+        if dead[lane]:
+            log_z[i] = -np.inf
+            for j in range(n_leaves):
                 for a in range(q):
-                    prefix[0, a] = 0.0
-                    suffix[n_k, a] = 0.0
-                for j in range(n_k):
-                    p = off_k + j
-                    for a in range(q):
-                        mm = 0.0
-                        for b in range(q):
-                            mm += t_mat[j, a, b] * u[p, b]
-                        log_m[j, a] = np.log(mm)
-                        prefix[j + 1, a] = prefix[j, a] + log_m[j, a]
-                for j in range(n_k - 1, -1, -1):
-                    for a in range(q):
-                        suffix[j, a] = suffix[j + 1, a] + log_m[j, a]
-                top = -np.inf
-                for a in range(q):
-                    t = log_prior[a] + prefix[n_k, a]
-                    if t > top:
-                        top = t
-                if top == -np.inf:
-                    dead = True
-                else:
-                    z = 0.0
-                    for a in range(q):
-                        z += np.exp(log_prior[a] + prefix[n_k, a] - top)
-                    lz += top + np.log(z)
-                    for j in range(n_k):
-                        p = off_k + j
-                        cmax = -np.inf
-                        for a in range(q):
-                            # log c_j overwrites log m_j, already folded into prefix/suffix
-                            t = log_prior[a] + prefix[j, a] + suffix[j + 1, a]
-                            log_m[j, a] = t
-                            if t > cmax:
-                                cmax = t
-                        for b in range(q):
-                            v[p, b] = 0.0
-                        for a in range(q):
-                            ca = np.exp(log_m[j, a] - cmax)
-                            for b in range(q):
-                                v[p, b] += t_mat[j, a, b] * ca
-                        z = 0.0
-                        for b in range(q):
-                            z += v[p, b]
-                        inv = 1.0 / z
-                        for b in range(q):
-                            v[p, b] *= inv
-            if not dead:
-                for d in range(k, depth):
-                    first = (s**d - 1) // (s - 1)
-                    for p in range(first, first + s**d):
-                        c0 = s * p + 1
-                        for c in range(s):
-                            for b in range(q):
-                                v[c0 + c, b] = 0.0
-                        for r in range(n_rules):
-                            w = v[p, r // q_eff] * prob[r]
-                            if w == 0.0:
-                                continue
-                            for c in range(s):
-                                vals[c] = u[c0 + c, child[r, c]]
-                            for c in range(s):
-                                g = w
-                                for c2 in range(s):
-                                    if c2 != c:
-                                        g *= vals[c2]
-                                v[c0 + c, child[r, c]] += g
-                        for c in range(s):
-                            z = 0.0
-                            for b in range(q):
-                                z += v[c0 + c, b]
-                            if z == 0.0:
-                                dead = True
-                                break
-                            inv = 1.0 / z
-                            for b in range(q):
-                                v[c0 + c, b] *= inv
-                        if dead:
-                            break
-                    if dead:
-                        break
-            if not dead:
-                for j in range(n_leaves):
-                    p = leaf0 + j
-                    z = 0.0
-                    for a in range(q):
-                        out[i, j, a] = u[p, a] * v[p, a]
-                        z += out[i, j, a]
-                    if z == 0.0:
-                        dead = True
-                        break
-                    inv = 1.0 / z
-                    for a in range(q):
-                        out[i, j, a] *= inv
-            if dead:
-                log_z[i] = -np.inf
-                for j in range(n_leaves):
-                    for a in range(q):
-                        out[i, j, a] = np.nan
-            else:
-                log_z[i] = lz
+                    out[i, j, a] = np.nan
+        else:
+            log_z[i] = lz[lane] + np.log(zp[lane])
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
