@@ -11,7 +11,11 @@ BLAS/OpenMP pools to that number, through the environment before those libraries
 ``threadpoolctl`` / ``torch.set_num_threads`` / ``numba.set_num_threads`` at each cell, so
 ``workers × threads`` never exceeds what the user asked for.
 
-* ``local`` with one worker runs the cells in the calling process (no start-up cost);
+Parallel executors start the costliest cells first (optimiser steps × networks, longest
+processing time first), so that a sweep whose steps grow with ``n`` does not end on one long cell.
+
+* ``local`` with one worker runs the cells in the calling process, in grid order (no start-up
+  cost);
 * ``local`` with ``N > 1`` workers uses a :class:`~concurrent.futures.ProcessPoolExecutor`
   started with ``spawn`` (forking a process that has loaded torch is unsafe);
 * ``dask`` submits to the scheduler at ``address``, or to a :class:`distributed.LocalCluster`
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CellFn",
+    "cell_cost",
     "compute_cell",
     "default_cell_fn",
     "iter_results",
@@ -92,6 +97,12 @@ def compute_cell(cell_fn: CellFn, config_json: str) -> tuple[xr.Dataset, float]:
     return ds.load(), time.perf_counter() - start
 
 
+def cell_cost(cell: Cell) -> int:
+    """Relative cost of a cell: optimiser steps × networks trained (its scheduling priority)."""
+    data = cell.config.data
+    return cell.config.train.steps * (2 * data.n_pairs + data.n_seed_pairs)
+
+
 def _init_worker(threads: int) -> None:
     os.environ.update(thread_env(threads))
 
@@ -104,6 +115,9 @@ def iter_results(
     if not cells:
         return
     threads = max(c.config.train.threads for c in cells)
+    if executor.kind == "dask" or executor.workers > 1:
+        # longest first (LPT scheduling): the last cells to finish are the short ones
+        cells = sorted(cells, key=cell_cost, reverse=True)
     if executor.kind == "dask":
         yield from _iter_dask(cells, cell_fn, executor, threads)
     elif executor.workers == 1:

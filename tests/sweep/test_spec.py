@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,13 @@ def test_validator_property(data: st.DataObject) -> None:
         for key, values in expected.items():
             got = [_get(c.config.to_dict(), key) for c in cells]
             assert {repr(v) for v in got} == {repr(v) for v in values}
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "runs").glob("*.toml")), ids=lambda p: p.name
+)
+def test_shipped_specs_validate(path: Path) -> None:
+    """Every spec in runs/ resolves: the main job and the GPU-scale specs are valid as shipped."""
+    spec = load_spec(path)
+    cells = resolve_cells(spec)
+    assert len(cells) == spec.n_cells >= 1
