@@ -23,7 +23,7 @@ from physgen.experiments.tokens import _Recorder, plan_networks, sample_checkpoi
 TINY = {
     "seed": 3,
     "model": {"name": "tree", "q": 3, "depth": 2, "q_eff": 2},
-    "data": {"n_train": 12, "n_test": 40, "n_pairs": 2, "n_seed_pairs": 1},
+    "data": {"n_train": 12, "n_test": 40, "n_pairs": 1, "n_seed_pairs": 1},
     "diffusion": {"T": 40},
     "net": {"width": 16, "layers": 1, "heads": 2, "ff": 16, "time_dim": 8},
     "train": {"steps": 40, "n_checkpoints": 5, "batch_size": 8, "device": "cpu"},
@@ -33,6 +33,7 @@ TINY = {
         "uturn_reps": 1,
         "uturn_starts": 6,
         "kl_t_points": 4,
+        "uturn_t_fracs": [0.05, 0.12],
         "sample_checkpoints": 2,
         "sample_steps": 10,
     },
@@ -47,20 +48,24 @@ def cfg() -> ExperimentConfig:
 @pytest.fixture(scope="module")
 def ds(cfg: ExperimentConfig) -> xr.Dataset:
     torch.set_num_threads(1)
+    import numba
+
     calls: list[tuple[int, int]] = []
+    threads = numba.get_num_threads()
     out = run_experiment(cfg, progress=lambda done, total, msg: calls.append((done, total)))
-    # 5 networks (2 pairs + 1 seed replicate) × 5 checkpoints, reported in order.
-    assert calls == [(i, 25) for i in range(1, 26)]
+    assert numba.get_num_threads() == threads  # pinned for the call only
+    # 3 networks (1 pair + 1 seed replicate) × 5 checkpoints, reported in order.
+    assert calls == [(i, 15) for i in range(1, 16)]
     return out
 
 
 def test_dims_coords_and_roles(ds: xr.Dataset) -> None:
-    assert ds.sizes["network"] == 5 and ds.sizes["pair"] == 2 and ds.sizes["seed_pair"] == 1
+    assert ds.sizes["network"] == 3 and ds.sizes["pair"] == 1 and ds.sizes["seed_pair"] == 1
     assert ds.sizes["level"] == 3  # k = 0..L at depth 2
     assert list(ds.step.values) == sorted(set(ds.step.values.tolist()))
     assert ds.step.values[-1] == 40
-    assert list(ds.role.values) == ["A", "B", "A", "B", "seed"]
-    assert list(ds.split.values) == [0, 1, 2, 3, 0]
+    assert list(ds.role.values) == ["A", "B", "seed"]
+    assert list(ds.split.values) == [0, 1, 0]
     # a seed pair shares a split, a disjoint pair never does
     a, b = int(ds.seed_pair_a[0]), int(ds.seed_pair_b[0])
     assert ds.split[a] == ds.split[b] and ds.net_seed[a] != ds.net_seed[b]
@@ -168,12 +173,15 @@ def test_plan_networks_reuses_replicate_zero() -> None:
     assert len({(n.split, n.replicate) for n in nets}) == len(nets)
 
 
-@pytest.mark.parametrize(("n", "k"), [(25, 6), (25, 1), (5, 9), (2, 2)])
-def test_sample_checkpoint_mask(n: int, k: int) -> None:
-    mask = sample_checkpoint_mask(np.arange(1, n + 1), k)
-    assert mask.sum() == min(n, k) and mask[-1]
-    if k >= 2:
-        assert mask[0]
+@pytest.mark.parametrize(("steps", "k"), [(5000, 6), (5000, 1), (5000, 30), (40, 9), (2, 2)])
+def test_sample_checkpoint_mask(steps: int, k: int) -> None:
+    from physgen.train import checkpoint_steps
+
+    s = checkpoint_steps(steps, min(25, steps))
+    mask = sample_checkpoint_mask(s, k)
+    assert mask.sum() == min(k, s.size) and mask[-1]
+    if k <= np.sum(s >= steps / 100):  # enough late checkpoints: only late ones are chosen
+        assert np.all(s[mask] >= steps / 100)
 
 
 def test_dispatch_kind_and_errors() -> None:

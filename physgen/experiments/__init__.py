@@ -60,8 +60,21 @@ def run_experiment(cfg: ExperimentConfig, *, progress: ProgressFn | None = None)
     """Run the experiment (sweep cell) ``cfg`` and return its Dataset.
 
     ``progress(done, total, message)``, when given, is called after every checkpoint evaluation.
+    Torch and Numba run on ``cfg.train.threads`` threads for the duration of the call (restored
+    afterwards): parallel sweep workers must not oversubscribe the cores, and Numba's thread pool
+    costs more than it saves on the small batches of an evaluation.
     """
+    import numba
+    import torch
+
     cfg.validate()
     kind = experiment_kind(cfg.model.build())
     module = import_module(f"physgen.experiments.{kind}")
-    return module.run(cfg, progress=progress)
+    saved = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(cfg.train.threads)
+    numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        return module.run(cfg, progress=progress)
+    finally:
+        torch.set_num_threads(saved[0])
+        numba.set_num_threads(saved[1])

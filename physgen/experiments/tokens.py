@@ -25,8 +25,8 @@ training for every disjoint and seed pair); the decomposition
 :math:`\ell = \ell^* + \tilde\ell` at :math:`t_\ell` on training and test data and the
 membership-inference AUC of its per-sequence loss.
 
-**At the sample checkpoints** (``metrics.sample_checkpoints`` of them, log-spaced, the last one
-included; sampling costs one network call per reverse step): ``n_generate`` coupled samples
+**At the sample checkpoints** (``metrics.sample_checkpoints`` of them, spread over the last two
+decades of training, the last checkpoint included, see :func:`sample_checkpoint_mask`; sampling costs one network call per reverse step): ``n_generate`` coupled samples
 (ancestral DDPM on ``metrics.sample_steps`` evenly respaced steps — DDIM with η = 1, the full
 T-step chain when ``sample_steps ≥ T`` — with the same seed for every network and checkpoint);
 their nearest-neighbour Hamming distances to the network's own training split against those of
@@ -105,11 +105,18 @@ def _step_of(frac: float, T: int) -> int:
 
 
 def sample_checkpoint_mask(steps: np.ndarray, n_sample: int) -> np.ndarray:
-    """Boolean mask of the checkpoints that get the sample-based diagnostics: ``n_sample``
-    indices evenly spread over the (log-spaced) checkpoints, the last one always included."""
+    """Boolean mask of the checkpoints that get the sample-based diagnostics: ``n_sample`` of
+    them (at most all), the last one always included, spread evenly over the checkpoints of the
+    last two decades of training (step ≥ last step / 100; all checkpoints when fewer are
+    there). Samples of the first few hundredths of training carry no structure, and the
+    onsets sit later, so that is where the costly diagnostics are spent."""
+    steps = np.asarray(steps)
     n = steps.size
+    k = min(n, max(1, n_sample))
+    late = np.flatnonzero(steps >= steps[-1] / 100)
+    pool = late if late.size >= k else np.arange(n - k, n)
     mask = np.zeros(n, dtype=bool)
-    mask[np.rint(np.linspace(n - 1, 0, min(n, max(1, n_sample)))).astype(np.int64)] = True
+    mask[pool[np.rint(np.linspace(pool.size - 1, 0, k)).astype(np.int64)]] = True
     return mask
 
 
@@ -221,33 +228,30 @@ class _Recorder:
         self.fresh_nn = {
             s: hamming_nn(self.fresh, tok, k=2) for s, tok in self.train_tokens.items()
         }
-        self.uturn_bp_test = self._uturn(bp0, self.uturn_test)
-        self.uturn_bp_train = {
-            s: self._uturn(bp0, tok[: m.uturn_starts]) for s, tok in self.train_tokens.items()
-        }
+        self.uturn_bp = {s: self._uturn(bp0, s) for s in self.train_tokens}
         self._allocate()
 
-    def _uturn(self, den: Any, tokens: np.ndarray) -> np.ndarray:
-        """Mean U-turn overlap over the starts ``tokens`` at each ``uturn_t``; ``(n_uturn,)``."""
+    def _uturn(self, den: Any, split: int) -> np.ndarray:
+        """Mean U-turn overlap at each ``uturn_t`` from the first ``uturn_starts`` sequences of
+        ``split`` and of the test set (one batch, so one reverse chain per ``t``); shape
+        ``(2, n_uturn)``: row 0 training starts, row 1 test starts."""
         from physgen.metrics import uturn_overlap
 
-        x0 = self.model.encode(tokens)
-        return np.array(
-            [
-                np.mean(
-                    uturn_overlap(
-                        den,
-                        x0,
-                        self.schedule,
-                        int(t),
-                        self.cfg.metrics.uturn_reps,
-                        spawn(self.sample_seed, 1 + int(t)),
-                        self.model.decode,
-                    )
-                )
-                for t in self.uturn_t
-            ]
-        )
+        train = self.train_tokens[split][: self.cfg.metrics.uturn_starts]
+        x0 = self.model.encode(np.concatenate([train, self.uturn_test]))
+        out = np.empty((2, self.uturn_t.size))
+        for j, t in enumerate(self.uturn_t):
+            overlap = uturn_overlap(
+                den,
+                x0,
+                self.schedule,
+                int(t),
+                self.cfg.metrics.uturn_reps,
+                spawn(self.sample_seed, 1 + int(t)),
+                self.model.decode,
+            )
+            out[:, j] = overlap[: len(train)].mean(), overlap[len(train) :].mean()
+        return out
 
     def _allocate(self) -> None:
         n_net, n_step, L1 = len(self.nets), self.steps.size, self.L + 1
@@ -360,9 +364,8 @@ class _Recorder:
         ok = np.isfinite(logp)
         c["valid_fraction"][net_index, k] = np.mean(ok)
         c["log_likelihood"][net_index, k] = np.mean(logp[ok]) if ok.any() else np.nan
-        uturn_train = self._uturn(den, train_tokens[: m.uturn_starts])
-        c["uturn_ratio_train"][net_index, k] = uturn_train / self.uturn_bp_train[split]
-        c["uturn_ratio_test"][net_index, k] = self._uturn(den, self.uturn_test) / self.uturn_bp_test
+        ratio = self._uturn(den, split) / self.uturn_bp[split]
+        c["uturn_ratio_train"][net_index, k], c["uturn_ratio_test"][net_index, k] = ratio
 
     def memorisation_floors(self) -> np.ndarray:
         """Per network: the memorised fraction of fresh true samples against its training split
