@@ -34,6 +34,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rate-steps", type=int, default=None, help="train only this many steps")
     args = parser.parse_args(argv)
 
+    import numba
     import torch
 
     from physgen.config import ExperimentConfig
@@ -42,8 +43,9 @@ def main(argv: list[str]) -> None:
     from physgen.nets import build_net
     from physgen.train import checkpoint_steps, train
 
-    torch.set_num_threads(1)
     cfg = ExperimentConfig()
+    torch.set_num_threads(cfg.train.threads)  # as run_experiment pins them
+    numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
     model, schedule = cfg.model.build(), cfg.diffusion.build()
     protocol = DataProtocol(model, cfg.data, cfg.seed)
