@@ -12,6 +12,7 @@ docs/figures/gmm_onsets.png, gmm_curves.png and gmm_regimes.png.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -24,7 +25,41 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from physgen.experiments.vectors import INFORMATIVE, vector_onsets
+
 FIG = Path("docs/figures")
+
+
+def recompute_onsets(ds: xr.Dataset) -> xr.Dataset:
+    """Onsets of every cell recomputed from its stored curves with the current rules
+    (:func:`physgen.experiments.vectors.vector_onsets`), so cells computed by an older physgen
+    are reported consistently."""
+    cells = []
+    for n in ds.n_train.values:
+        row = []
+        for d in ds.dim.values:
+            c = ds.sel(n_train=n, dim=d)
+            pairs = list(zip(c.pair_a.values.tolist(), c.pair_b.values.tolist(), strict=True))
+            informative = (c.pop_variance >= INFORMATIVE * c.pop_variance.max()).values
+            taus = vector_onsets(
+                c.step.values,
+                pairs,
+                c.rel_pop_error.values,
+                c.memorised_fraction.values,
+                c.memorised_fraction_se.values,
+                c.memorised_floor.values,
+                c.dist_emp.values,
+                c.dist_pop.values,
+                c.eps_test_loss.values,
+                informative,
+            )
+            row.append(
+                xr.Dataset({k: v for k, v in taus.items()}).expand_dims(
+                    {"n_train": [n], "dim": [d]}
+                )
+            )
+        cells.append(xr.concat(row, dim="dim"))
+    return xr.concat(cells, dim="n_train")
 
 
 def _fit_slope(n: np.ndarray, tau: np.ndarray) -> float:
@@ -47,7 +82,12 @@ def main() -> None:
         )
         print(f"sweep wall time: {time.perf_counter() - tic:.0f} s")
     ds = xr.open_dataset(results).load()
-    dims = [d for d in ("dim",) if d in ds.dims]
+    if "dim" not in ds.dims:
+        ds = ds.expand_dims({"dim": [int(json.loads(ds.attrs["config_json"])["model"]["dim"])]})
+    ds = ds.drop_vars([k for k in ds.data_vars if str(k).startswith("tau_")]).merge(
+        recompute_onsets(ds)
+    )
+    dims = ["dim"]
     FIG.mkdir(parents=True, exist_ok=True)
     n = ds.n_train.values.astype(float)
 

@@ -35,8 +35,9 @@ the noise floor of as many fresh test points.
 ``tau_gen`` = first checkpoint with :math:`r \le` ``GEN_THRESHOLD`` = 0.25 (the network
 reproduces 75 % of the variation of the exact noise prediction at informative steps)
 (:func:`~physgen.metrics.scores.generalisation_onset`); ``tau_mem`` = first sample checkpoint whose
-memorised fraction exceeds the floor; ``tau_closer`` = first checkpoint at which
-:math:`\sum_t D(\theta, \mathrm{emp}) < \sum_t D(\theta, \mathrm{pop})`; ``tau_test`` = argmin
+memorised fraction exceeds the floor by two standard errors; ``tau_closer`` = first checkpoint at
+which :math:`\sum_{t\in I} D_t(\theta, \mathrm{emp}) < \sum_{t\in I} D_t(\theta, \mathrm{pop})`
+(informative steps, see above); ``tau_test`` = argmin
 of the test ε-MSE. Bonnaire et al. (arXiv:2505.17638) predict ``tau_gen`` independent of ``n``
 and ``tau_mem`` ∝ ``n``.
 
@@ -65,7 +66,7 @@ from physgen.experiments.schema import VarSpec, build_dataset, global_attrs, reg
 from physgen.experiments.tokens import NetworkPlan, plan_networks, sample_checkpoint_mask
 from physgen.rng import spawn
 
-__all__ = ["GEN_THRESHOLD", "INFORMATIVE", "regimes", "run"]
+__all__ = ["GEN_THRESHOLD", "INFORMATIVE", "regimes", "run", "vector_onsets"]
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -159,7 +160,8 @@ register_variables(
         "tau_closer": VarSpec(
             "onset of empirical dominance",
             "step",
-            "First checkpoint at which the pair-averaged sum_t dist_emp is below sum_t dist_pop "
+            "First checkpoint at which the pair-averaged dist_emp summed over the informative "
+            "score_t is below dist_pop summed likewise "
             "(the models are closer to their empirical denoisers than to the population); NaN if "
             "never.",
         ),
@@ -470,6 +472,76 @@ def run(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Data
     return _assemble(cfg, rec, nets, pairs, seed_pairs, regimes(cfg, model, schedule, protocol))
 
 
+def vector_onsets(
+    steps: np.ndarray,
+    pairs: list[tuple[int, int]],
+    rel_pop_error: np.ndarray,
+    memorised_fraction: np.ndarray,
+    memorised_fraction_se: np.ndarray,
+    memorised_floor: np.ndarray,
+    dist_emp: np.ndarray,
+    dist_pop: np.ndarray,
+    eps_test_loss: np.ndarray,
+    informative: np.ndarray,
+) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """The onsets of one cell from its stored curves (so they can be recomputed from a file).
+
+    Curves are ``(n_network, n_step)`` (distances ``(n_network, n_step, n_score_t)``),
+    ``memorised_floor`` is ``(n_network,)``, ``informative`` a boolean mask over ``score_t``.
+    A memorised fraction counts once it exceeds the floor by two standard errors
+    (``frac - 2 se > floor``; for a pair, the mean fraction and the standard error of the mean),
+    so that one lucky sample out of ``n_generate`` does not set ``tau_mem``. ``tau_closer``
+    compares the distances summed over the informative steps, where a network can resolve the
+    difference between the empirical and the population denoisers. Returns ``name → (dims,
+    values)`` for ``tau_*`` over ``pair`` and ``tau_*_net`` over ``network``.
+    """
+    from physgen.metrics import argmin_onset, first_exceed_onset
+    from physgen.metrics.scores import closer_onset, generalisation_onset
+
+    def pair_mean(x: np.ndarray) -> np.ndarray:
+        return np.array([(x[a] + x[b]) / 2 for a, b in pairs]).reshape(len(pairs), *x.shape[1:])
+
+    emp = np.asarray(dist_emp)[..., informative].sum(axis=-1)
+    pop = np.asarray(dist_pop)[..., informative].sum(axis=-1)
+    se = np.asarray(memorised_fraction_se)
+    pair_se = np.array([np.sqrt(se[a] ** 2 + se[b] ** 2) / 2 for a, b in pairs]).reshape(
+        len(pairs), -1
+    )
+    floor = np.asarray(memorised_floor, dtype=np.float64)
+    pair_floor = pair_mean(floor)
+    return {
+        "tau_gen": (
+            ("pair",),
+            np.atleast_1d(generalisation_onset(steps, pair_mean(rel_pop_error), GEN_THRESHOLD)),
+        ),
+        "tau_mem": (
+            ("pair",),
+            np.atleast_1d(
+                first_exceed_onset(
+                    steps, pair_mean(memorised_fraction) - 2 * pair_se, pair_floor[:, None]
+                )
+            ),
+        ),
+        "tau_closer": (
+            ("pair",),
+            np.atleast_1d(closer_onset(steps, pair_mean(emp), pair_mean(pop))),
+        ),
+        "tau_test": (("pair",), np.atleast_1d(argmin_onset(steps, pair_mean(eps_test_loss)))),
+        "tau_gen_net": (
+            ("network",),
+            np.atleast_1d(generalisation_onset(steps, rel_pop_error, GEN_THRESHOLD)),
+        ),
+        "tau_mem_net": (
+            ("network",),
+            np.atleast_1d(
+                first_exceed_onset(steps, np.asarray(memorised_fraction) - 2 * se, floor[:, None])
+            ),
+        ),
+        "tau_closer_net": (("network",), np.atleast_1d(closer_onset(steps, emp, pop))),
+        "tau_test_net": (("network",), np.atleast_1d(argmin_onset(steps, eps_test_loss))),
+    }
+
+
 def _assemble(
     cfg: ExperimentConfig,
     rec: _Recorder,
@@ -478,21 +550,12 @@ def _assemble(
     seed_pairs: list[tuple[int, int]],
     theory: dict[str, Any],
 ) -> xr.Dataset:
-    from physgen.metrics import argmin_onset, first_exceed_onset
-    from physgen.metrics.scores import closer_onset, generalisation_onset
-
     c, steps = rec.curves, rec.steps
     floors = np.array([rec.floor[p.split] for p in nets])
-    emp_sum, pop_sum = c["dist_emp"].sum(axis=-1), c["dist_pop"].sum(axis=-1)
-
-    def pair_mean(x: np.ndarray) -> np.ndarray:
-        return np.array([(x[a] + x[b]) / 2 for a, b in pairs])
-
     n_t = rec.score_t.size
     dist_pop_emp = np.array(
         [[np.mean((rec.pop[j] - rec.emp[p.split][j]) ** 2) for j in range(n_t)] for p in nets]
     )
-    pair_floor = np.array([(floors[a] + floors[b]) / 2 for a, b in pairs])
     data_vars: dict[str, tuple[tuple[str, ...], Any]] = {
         name: (("network", "step"), c[name])
         for name in (
@@ -503,6 +566,20 @@ def _assemble(
             "memorised_fraction_se",
         )
     }
+    data_vars.update(
+        vector_onsets(
+            steps,
+            pairs,
+            c["rel_pop_error"],
+            c["memorised_fraction"],
+            c["memorised_fraction_se"],
+            floors,
+            c["dist_emp"],
+            c["dist_pop"],
+            c["eps_test_loss"],
+            rec.informative,
+        )
+    )
     data_vars.update(
         {
             "dist_pop": (("network", "step", "score_t"), c["dist_pop"]),
@@ -520,26 +597,6 @@ def _assemble(
                     len(seed_pairs), steps.size, n_t
                 ),
             ),
-            "tau_gen": (
-                ("pair",),
-                generalisation_onset(steps, pair_mean(c["rel_pop_error"]), GEN_THRESHOLD),
-            ),
-            "tau_mem": (
-                ("pair",),
-                first_exceed_onset(steps, pair_mean(c["memorised_fraction"]), pair_floor[:, None]),
-            ),
-            "tau_closer": (("pair",), closer_onset(steps, pair_mean(emp_sum), pair_mean(pop_sum))),
-            "tau_test": (("pair",), argmin_onset(steps, pair_mean(c["eps_test_loss"]))),
-            "tau_gen_net": (
-                ("network",),
-                generalisation_onset(steps, c["rel_pop_error"], GEN_THRESHOLD),
-            ),
-            "tau_mem_net": (
-                ("network",),
-                first_exceed_onset(steps, c["memorised_fraction"], floors[:, None]),
-            ),
-            "tau_closer_net": (("network",), closer_onset(steps, emp_sum, pop_sum)),
-            "tau_test_net": (("network",), argmin_onset(steps, c["eps_test_loss"])),
             "class_agreement": (("clone_t",), theory["class_agreement"]),
             "point_agreement": (("clone_t",), theory["point_agreement"]),
             "excess_entropy_data": (("ou_time",), theory["excess_entropy_data"]),
