@@ -386,7 +386,11 @@ def _mean_kl(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def run(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Dataset:
-    """Train every network of ``cfg`` (a token model) and return the cell's Dataset.
+    """Train every network of ``cfg`` and return the cell's Dataset.
+
+    The model is a token model with the tree interface: ``depth``, ``denoise(x_t, alpha_bar,
+    filtered_levels=k)`` (BP_k), ``validity`` and ``log_prob`` (:class:`~physgen.models.TreeGrammar`,
+    the RHM).
 
     ``progress(done, total, message)`` is called after each checkpoint evaluation
     (``total`` = networks × checkpoints). See the module docstring for what is computed and
