@@ -98,3 +98,31 @@ def test_image_cell(images: xr.Dataset, tmp_path) -> None:
 def test_image_cell_is_deterministic(images: xr.Dataset) -> None:
     again = run_experiment(ExperimentConfig.from_dict(IMAGES))
     xr.testing.assert_identical(again, images)
+
+
+def test_vector_onsets_rules() -> None:
+    from physgen.experiments.vectors import vector_onsets
+
+    steps = np.array([1, 10, 100, 1000])
+    frac = np.array([[0.0, 0.01, 0.2, 0.9], [0.0, 0.0, 0.1, 0.8]])
+    se = np.array([[0.0, 0.01, 0.03, 0.02], [0.0, 0.0, 0.02, 0.03]])
+    rel = np.array([[1.0, 0.2, 0.5, 0.9], [1.0, 0.4, 0.3, 0.9]])
+    # distances over 3 score_t: the first step is uninformative and dominated by tiny-t error
+    pop = np.tile(np.array([100.0, 1.0, 1.0]), (2, 4, 1))
+    emp = np.tile(np.array([1000.0, 2.0, 2.0]), (2, 4, 1))
+    emp[:, 3, 1:] = 0.5
+    loss = np.array([[3.0, 2.0, 1.0, 2.0], [3.0, 2.0, 1.5, 1.0]])
+    out = vector_onsets(
+        steps, [(0, 1)], rel, frac, se, np.zeros(2), emp, pop, loss, np.array([False, True, True])
+    )
+    expected = {
+        "tau_mem_net": [100, 100],  # at step 10, 0.01 - 2 · 0.01 is not above the floor 0
+        "tau_mem": [100],
+        "tau_gen_net": [10, np.nan],
+        "tau_gen": [np.nan],  # the pair's mean error never reaches 0.25
+        "tau_closer": [1000],  # informative steps only: the tiny-t term is ignored
+        "tau_test_net": [100, np.nan],  # network 1's minimum is at the last checkpoint
+        "tau_test": [100],
+    }
+    for name, values in expected.items():
+        np.testing.assert_array_equal(out[name][1], np.array(values, dtype=float), err_msg=name)
