@@ -95,6 +95,7 @@ def test_image_cell(images: xr.Dataset, tmp_path) -> None:
         assert plot_quadruplets(back, tmp_path / "quad.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_image_cell_is_deterministic(images: xr.Dataset) -> None:
     again = run_experiment(ExperimentConfig.from_dict(IMAGES))
     xr.testing.assert_identical(again, images)

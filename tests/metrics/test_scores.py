@@ -114,6 +114,7 @@ def test_population_denoiser_samples_match_mixture_moments() -> None:
     np.testing.assert_allclose(np.cov(x.T), model.covariance(), atol=0.15)
 
 
+@pytest.mark.slow
 def test_measured_speciation_and_collapse_match_the_predictions() -> None:
     d, n = 8, 100
     model = gmm(dim=d, mean=1.0, std=1.0)
