@@ -48,7 +48,10 @@ Ornstein–Uhlenbeck time :math:`s` with :math:`\bar\alpha = e^{-2s}` and
   *noised empirical measure* of a separate reference sample,
   :math:`\log \frac1{|R|}\sum_{r\in R}\mathcal N(x; \sqrt{\bar\alpha}\,r, \Delta_s I)`
   (:func:`noised_empirical_log_density`; probe and reference points disjoint, so the estimate is
-  not biased by self-matches, but it underestimates :math:`f` once :math:`|R|` itself collapses).
+  not biased by self-matches; it overestimates :math:`f` at small :math:`s`, where a probe is
+  far from every reference point on the scale :math:`\sqrt{\Delta_s}` — below the collapse time
+  of :math:`R` itself — and agrees with the exact :math:`f` around the collapse time of the
+  smaller training set, where it is used).
   The same noise is used at every time (common random numbers), so :math:`f` is smooth in
   :math:`s` and the crossing is found by interpolation on a log grid.
 
