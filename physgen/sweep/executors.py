@@ -105,6 +105,17 @@ def cell_cost(cell: Cell) -> int:
 
 def _init_worker(threads: int) -> None:
     os.environ.update(thread_env(threads))
+    if sys.platform.startswith("linux"):
+        # die with the driver (even a SIGKILLed one) instead of finishing an orphaned cell
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(
+                1, int(signal.SIGKILL)
+            )  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def iter_results(
