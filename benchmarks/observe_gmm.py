@@ -154,6 +154,8 @@ def main() -> None:
         ylabel="training step",
         title="GMM onsets vs n",
     )
+    ax.set_xticks(n, [str(int(v)) for v in n])
+    ax.minorticks_off()
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(FIG / "gmm_onsets.png", dpi=120)
