@@ -49,7 +49,8 @@ def load_figure_module(kind: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(
             _PACKAGE, root / "__init__.py", submodule_search_locations=[str(root)]
         )
-        assert spec is not None and spec.loader is not None
+        if spec is None or spec.loader is None:
+            raise PhysgenError(f"cannot load the figure scripts from {root}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[_PACKAGE] = module
         spec.loader.exec_module(module)
