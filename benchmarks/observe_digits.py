@@ -22,9 +22,31 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from physgen.experiments.images import plot_quadruplets
+from physgen.experiments.images import image_onsets, plot_quadruplets
 
 FIG = Path("docs/figures")
+
+
+def recompute_onsets(ds: xr.Dataset) -> xr.Dataset:
+    """Onsets of every cell recomputed from its stored curves with the current rules
+    (:func:`physgen.experiments.images.image_onsets`)."""
+    cells = []
+    for n in ds.n_train.values:
+        c = ds.sel(n_train=n)
+        pairs = list(zip(c.pair_a.values.tolist(), c.pair_b.values.tolist(), strict=True))
+        taus = image_onsets(
+            c.step.values,
+            pairs,
+            c.cos_distance.values,
+            c.eps_test_loss.values,
+            c.memorised_fraction.values,
+            c.memorised_fraction_se.values,
+            c.memorised_floor.values,
+            c.nn_distance.values,
+            c.nn_distance_test.values,
+        )
+        cells.append(xr.Dataset(dict(taus)).expand_dims({"n_train": [n]}))
+    return xr.concat(cells, dim="n_train")
 
 
 def main() -> None:
@@ -40,6 +62,9 @@ def main() -> None:
         )
         print(f"sweep wall time: {time.perf_counter() - tic:.0f} s")
     ds = xr.open_dataset(results).load()
+    ds = ds.drop_vars([k for k in ds.data_vars if str(k).startswith("tau_")]).merge(
+        recompute_onsets(ds)
+    )
     FIG.mkdir(parents=True, exist_ok=True)
     print("| n | pair | tau_cos | tau_test | tau_mem | tau_cos < tau_test |")
     print("|---|---|---|---|---|---|")

@@ -21,13 +21,16 @@ noise floor of as many fresh test images.
 
 **Pair diagnostics** (after training; :mod:`physgen.metrics.images`): ``cos_distance`` — the
 median over coupled pairs of the cosine distance of the standardised samples of A and B, and its
-argmin ``tau_cos`` (sample checkpoints only); ``eps_cos_train`` / ``eps_cos_test`` — the mean
+argmin ``tau_cos`` over the sample checkpoints at which both networks generate images (their
+samples' mean NN distance at most ``IMAGE_NN_FACTOR`` times that of test images; see
+:func:`image_onsets`); ``eps_cos_train`` / ``eps_cos_test`` — the mean
 cosine similarity of A's and B's noise predictions on noised *training* images (the union of the
 two splits: each image is a training image of one of the two models) and on noised *test*
 images, per ``eps_t``; the same similarity for the empirical denoisers of the two splits
 (``eps_cos_*_emp``, the memorising reference: two perfect memorizers of disjoint sets);
-``tau_test`` — the argmin of the pair's mean test ε-MSE; ``tau_mem`` — the first sample checkpoint
-where the pair's mean memorised fraction exceeds the floor. Seed pairs give ``cos_distance_seed``,
+``tau_test`` — the argmin of the pair's mean test ε-MSE; ``tau_mem`` — the first sample
+checkpoint where the pair's mean memorised fraction exceeds the floor by two standard errors.
+Seed pairs give ``cos_distance_seed``,
 the seed-noise baseline. The first ``n_show`` coupled samples and their nearest training images
 are kept (``sample_show``, ``nn_show``) for :func:`plot_quadruplets`.
 """
@@ -47,12 +50,16 @@ from physgen.experiments.schema import VarSpec, build_dataset, global_attrs, reg
 from physgen.experiments.tokens import NetworkPlan, plan_networks, sample_checkpoint_mask
 from physgen.rng import spawn
 
-__all__ = ["N_SHOW", "PAPER_EPS_T", "plot_quadruplets", "run"]
+__all__ = ["IMAGE_NN_FACTOR", "N_SHOW", "PAPER_EPS_T", "image_onsets", "plot_quadruplets", "run"]
 
 ProgressFn = Callable[[int, int, str], None]
 
 PAPER_EPS_T = (50, 100, 150, 200)
 """Diffusion steps (of T = 1000) of the paper's score-level similarity."""
+
+IMAGE_NN_FACTOR = 2.0
+"""Samples count as images (for ``tau_cos``) when their mean NN distance to the training split is
+at most this factor times that of fresh test images."""
 
 N_SHOW = 8
 """Coupled samples (and their nearest training images) kept per network and sample checkpoint."""
@@ -131,7 +138,9 @@ register_variables(
         "tau_cos": VarSpec(
             "cosine-distance minimum",
             "step",
-            "Sample checkpoint step of the minimum of cos_distance; NaN when not inside the run.",
+            "Sample checkpoint step of the minimum of cos_distance over the checkpoints where both "
+            "networks generate images (mean NN distance at most physgen_image_nn_factor times that "
+            "of test images); NaN when not inside the run.",
         ),
     }
 )
@@ -339,6 +348,59 @@ def _cos_distance_curve(rec: _Recorder, a: int, b: int) -> np.ndarray:
     )
 
 
+def image_onsets(
+    steps: np.ndarray,
+    pairs: list[tuple[int, int]],
+    cos_distance: np.ndarray,
+    eps_test_loss: np.ndarray,
+    memorised_fraction: np.ndarray,
+    memorised_fraction_se: np.ndarray,
+    memorised_floor: np.ndarray,
+    nn_distance: np.ndarray,
+    nn_distance_test: np.ndarray,
+) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """The onsets of one image cell from its stored curves (recomputable from a file).
+
+    ``cos_distance``: ``(n_pair, n_step)``; per-network curves ``(n_network, n_step)``;
+    ``memorised_floor`` and ``nn_distance_test``: ``(n_network,)``. ``tau_cos`` is the argmin of
+    the cosine distance over the sample checkpoints where **both** networks generate images:
+    their samples' mean nearest-neighbour distance to their training split is at most
+    ``IMAGE_NN_FACTOR`` (2) times that of fresh test images. Before that, two networks sample
+    noise-dominated garbage from the same noise, whose coupled samples are trivially alike (the
+    analogue of the token experiment's ``learned`` rule). ``tau_mem`` needs the memorised
+    fraction two standard errors above the floor; ``tau_test`` is the argmin of the test ε-MSE.
+    """
+    from physgen.metrics import argmin_onset, first_exceed_onset
+
+    def pair_mean(x: np.ndarray) -> np.ndarray:
+        return np.array([(x[a] + x[b]) / 2 for a, b in pairs]).reshape(len(pairs), *x.shape[1:])
+
+    nn = np.asarray(nn_distance, dtype=np.float64)
+    images = nn <= IMAGE_NN_FACTOR * np.asarray(nn_distance_test, dtype=np.float64)[:, None]
+    valid = np.array([images[a] & images[b] for a, b in pairs]).reshape(len(pairs), -1)
+    se = np.asarray(memorised_fraction_se)
+    pair_se = np.array([np.sqrt(se[a] ** 2 + se[b] ** 2) / 2 for a, b in pairs]).reshape(
+        len(pairs), -1
+    )
+    floor = np.asarray(memorised_floor, dtype=np.float64)
+    frac = np.asarray(memorised_fraction)
+    return {
+        "tau_cos": (("pair",), np.atleast_1d(argmin_onset(steps, cos_distance, valid))),
+        "tau_test": (("pair",), np.atleast_1d(argmin_onset(steps, pair_mean(eps_test_loss)))),
+        "tau_mem": (
+            ("pair",),
+            np.atleast_1d(
+                first_exceed_onset(steps, pair_mean(frac) - 2 * pair_se, pair_mean(floor)[:, None])
+            ),
+        ),
+        "tau_test_net": (("network",), np.atleast_1d(argmin_onset(steps, eps_test_loss))),
+        "tau_mem_net": (
+            ("network",),
+            np.atleast_1d(first_exceed_onset(steps, frac - 2 * se, floor[:, None])),
+        ),
+    }
+
+
 def _assemble(
     cfg: ExperimentConfig,
     rec: _Recorder,
@@ -346,21 +408,15 @@ def _assemble(
     pairs: list[tuple[int, int]],
     seed_pairs: list[tuple[int, int]],
 ) -> xr.Dataset:
-    from physgen.metrics import argmin_onset, first_exceed_onset
-
     c, steps = rec.curves, rec.steps
     floors = np.array([rec.floor[p.split] for p in nets])
-
-    def pair_mean(x: np.ndarray) -> np.ndarray:
-        return np.array([(x[a] + x[b]) / 2 for a, b in pairs])
-
+    nn_test = np.array([rec.nn_test[p.split] for p in nets])
     cos_d = np.array([_cos_distance_curve(rec, a, b) for a, b in pairs])
     cos_seed = np.array([_cos_distance_curve(rec, a, b) for a, b in seed_pairs]).reshape(
         len(seed_pairs), steps.size
     )
     sims = np.array([[rec.eps_similarity(a, b, k) for k in range(steps.size)] for a, b in pairs])
     emp = np.array([rec.empirical_reference(nets[a].split, nets[b].split) for a, b in pairs])
-    pair_floor = np.array([(floors[a] + floors[b]) / 2 for a, b in pairs])
     sample_dims = ("network", "step", "show", "channel", "height", "width")
     data_vars: dict[str, tuple[tuple[str, ...], Any]] = {
         name: (("network", "step"), c[name])
@@ -388,18 +444,20 @@ def _assemble(
                 ("channel", "height", "width"),
                 np.asarray(getattr(rec.model, "mean_image", np.zeros(rec.model.event_shape))),
             ),
-            "tau_cos": (("pair",), argmin_onset(steps, cos_d)),
-            "tau_test": (("pair",), argmin_onset(steps, pair_mean(c["eps_test_loss"]))),
-            "tau_mem": (
-                ("pair",),
-                first_exceed_onset(steps, pair_mean(c["memorised_fraction"]), pair_floor[:, None]),
-            ),
-            "tau_test_net": (("network",), argmin_onset(steps, c["eps_test_loss"])),
-            "tau_mem_net": (
-                ("network",),
-                first_exceed_onset(steps, c["memorised_fraction"], floors[:, None]),
-            ),
         }
+    )
+    data_vars.update(
+        image_onsets(
+            steps,
+            pairs,
+            cos_d,
+            c["eps_test_loss"],
+            c["memorised_fraction"],
+            c["memorised_fraction_se"],
+            floors,
+            c["nn_distance"],
+            nn_test,
+        )
     )
     T = rec.schedule.T
     coords = {
@@ -422,7 +480,11 @@ def _assemble(
     attrs = global_attrs(
         cfg,
         "physgen image experiment (coupled samples and score similarity along training)",
-        {"ema_decay": cfg.train.ema_decay, "sample_checkpoints": int(rec.sample_mask.sum())},
+        {
+            "ema_decay": cfg.train.ema_decay,
+            "sample_checkpoints": int(rec.sample_mask.sum()),
+            "image_nn_factor": IMAGE_NN_FACTOR,
+        },
     )
     return build_dataset(data_vars, coords, attrs)
 
