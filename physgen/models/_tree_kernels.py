@@ -35,6 +35,8 @@ nodes of a filtered model).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -135,6 +137,32 @@ def sample_trees(
                     nodes[i, p] = tree[p]
 
 
+# exp on x ≤ 0 by Cody-Waite reduction x = k ln2 + r, |r| ≤ ln2/2, and a degree-13 Taylor
+# polynomial of e^r (truncation error < 1e-17): unlike the libm call, the loop vectorises.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+_EXP_TAYLOR = np.array([1.0 / math.factorial(m) for m in range(13, -1, -1)])
+_POW2_NEG = 2.0 ** -np.arange(1023.0)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _exp_nonpositive(buf: np.ndarray) -> None:
+    """``buf = exp(buf)`` in place for a 2-d array of values ≤ 0 (or -inf); below -708 the
+    result is 0 (a relative weight under 1e-307 next to the leaf's maximum, which is 1)."""
+    flat = buf.reshape(-1)
+    for idx in range(flat.shape[0]):
+        xv = flat[idx]
+        xc = max(xv, -708.0)
+        kf = np.floor(xc * _LOG2E + 0.5)
+        r = (xc - kf * _LN2_HI) - kf * _LN2_LO
+        poly = _EXP_TAYLOR[0]
+        for m in range(1, 14):
+            poly = poly * r + _EXP_TAYLOR[m]
+        val = poly * _POW2_NEG[int(-kf)]
+        flat[idx] = val if xv >= -708.0 else 0.0
+
+
 @njit(nogil=True, cache=True, error_model="numpy")
 def _rescale(lz: np.ndarray, zp: np.ndarray) -> None:
     """Fold the running products of normalisers ``zp`` into ``lz`` before they over/underflow."""
@@ -187,7 +215,7 @@ def bp_leaf_marginals(
     the last block carry uniform evidence and are not written out.
     """
     n, n_leaves, q = x.shape
-    n_rules, s = child.shape
+    s = child.shape[1]
     n_nodes = (n_leaves * s - 1) // (s - 1)
     depth = 0
     while s**depth < n_leaves:
@@ -201,11 +229,11 @@ def bp_leaf_marginals(
         log_m = np.empty((n_k, q, B))
         prefix = np.empty((n_k + 1, q, B))
         lane_tmp = np.empty((4, B))
-        acc = np.empty((2 * q, B))
-        w_rule = np.empty((n_rules, B))
+        acc = np.empty(((s + 1) * q, B))
+        leaf_buf = np.empty((n_leaves, q))
         for i0 in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK), B):
             _bp_block(x, coef, child, prob, log_prior, t_mat, k, out, log_z, i0, depth,
-                      u, v, log_m, prefix, lane_tmp, acc, w_rule)  # fmt: skip
+                      u, v, log_m, prefix, lane_tmp, acc, leaf_buf)  # fmt: skip
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -227,11 +255,12 @@ def _bp_block(
     prefix: np.ndarray,
     lane_tmp: np.ndarray,
     acc: np.ndarray,
-    w_rule: np.ndarray,
+    leaf_buf: np.ndarray,
 ) -> None:
     """BP for the ``_LANES`` samples from ``i0`` (see :func:`bp_leaf_marginals`); the other
     arguments are scratch: messages ``u``, ``v`` (n_nodes, q, lanes), ``log_m``, ``prefix``
-    (s^k [+1], q, lanes), ``lane_tmp`` (4, lanes), ``acc`` (2q, lanes), ``w_rule`` (R, lanes)."""
+    (s^k [+1], q, lanes), ``lane_tmp`` (4, lanes), ``acc`` ((s + 1) q, lanes), ``leaf_buf``
+    (N, q)."""
     n, n_leaves, q = x.shape
     n_rules, s = child.shape
     q_eff = n_rules // q
@@ -245,7 +274,7 @@ def _bp_block(
     zs = lane_tmp[1]
     lz = lane_tmp[2]
     zp = lane_tmp[3]
-    suffix = acc[q:]
+    suffix = acc[s * q :]
     for lane in range(B):
         lz[lane] = 0.0
         zp[lane] = 1.0
@@ -253,32 +282,38 @@ def _bp_block(
             suffix[a, lane] = 0.0
     dead = np.zeros(B, dtype=np.bool_)
 
-    # Leaves: ψ = softmax(h), log normaliser split into lz (max) and zp (running product).
-    for j in range(n_leaves):
-        p = leaf0 + j
-        for lane in range(B):
-            if lane >= nb:
+    # Leaves: ψ = softmax(h) per sample (a contiguous row of x); log normaliser split into lz
+    # (the maxima) and zp (running product of the sums, each in [1, q]).
+    for lane in range(B):
+        if lane >= nb:
+            for p in range(leaf0, n_nodes):
                 for a in range(q):
                     u[p, a, lane] = 1.0 / q
-                continue
-            i = i0 + lane
-            ci = coef[i]
+            continue
+        i = i0 + lane
+        ci = coef[i]
+        for j in range(n_leaves):
             hmax = -np.inf
             for a in range(q):
                 h = ci * x[i, j, a]
-                if h > hmax:
-                    hmax = h
+                leaf_buf[j, a] = h
+                hmax = max(hmax, h)
+            for a in range(q):
+                leaf_buf[j, a] -= hmax
+            lz[lane] += hmax
+        _exp_nonpositive(leaf_buf)
+        for j in range(n_leaves):
+            p = leaf0 + j
             z = 0.0
             for a in range(q):
-                e = np.exp(ci * x[i, j, a] - hmax)
-                u[p, a, lane] = e
-                z += e
+                z += leaf_buf[j, a]
             inv = 1.0 / z
             for a in range(q):
-                u[p, a, lane] *= inv
-            lz[lane] += hmax
+                u[p, a, lane] = leaf_buf[j, a] * inv
             zp[lane] *= z
-        _rescale(lz, zp)
+            if zp[lane] > 1e200:
+                lz[lane] += np.log(zp[lane])
+                zp[lane] = 1.0
 
     # Upward sweep to level k.
     for d in range(depth - 1, k - 1, -1):
@@ -290,9 +325,11 @@ def _bp_block(
                     u[p, a, lane] = 0.0
                 for r in range(a * q_eff, (a + 1) * q_eff):
                     pr = prob[r]
+                    b0 = child[r, 0]
+                    b1 = child[r, 1]
                     for lane in range(B):
-                        tmp[lane] = pr
-                    for c in range(s):
+                        tmp[lane] = pr * u[c0, b0, lane] * u[c0 + 1, b1, lane]
+                    for c in range(2, s):
                         b = child[r, c]
                         for lane in range(B):
                             tmp[lane] *= u[c0 + c, b, lane]
@@ -367,31 +404,38 @@ def _bp_block(
         first = (s**d - 1) // (s - 1)
         for p in range(first, first + s**d):
             c0 = s * p + 1
-            # w_r = M_r v_p(a_r), then child c collects w_r Π_{c'≠c} u_{c'} in acc (no aliasing
-            # between the read and written messages, so the lane loops vectorise)
+            # Child c collects M_r v_p(a_r) Π_{c'≠c} u_{c'} in acc rows c q … c q + q - 1, apart
+            # from the messages being read, so the lane loops vectorise.
+            for b in range(s * q):
+                for lane in range(B):
+                    acc[b, lane] = 0.0
             for r in range(n_rules):
                 pr = prob[r]
                 a = r // q_eff
-                for lane in range(B):
-                    w_rule[r, lane] = pr * v[p, a, lane]
-            for c in range(s):
-                for b in range(q):
+                b0 = child[r, 0]
+                b1 = child[r, 1]
+                if s == 2:
+                    # the binary tree of the paper: both children from one product each
                     for lane in range(B):
-                        acc[b, lane] = 0.0
-                for r in range(n_rules):
+                        w = pr * v[p, a, lane]
+                        acc[b0, lane] += w * u[c0 + 1, b1, lane]
+                        acc[q + b1, lane] += w * u[c0, b0, lane]
+                    continue
+                for c in range(s):
                     for lane in range(B):
-                        tmp[lane] = w_rule[r, lane]
+                        tmp[lane] = pr * v[p, a, lane]
                     for c2 in range(s):
                         if c2 != c:
                             b2 = child[r, c2]
                             for lane in range(B):
                                 tmp[lane] *= u[c0 + c2, b2, lane]
-                    b = child[r, c]
+                    b = c * q + child[r, c]
                     for lane in range(B):
                         acc[b, lane] += tmp[lane]
+            for c in range(s):
                 for b in range(q):
                     for lane in range(B):
-                        v[c0 + c, b, lane] = acc[b, lane]
+                        v[c0 + c, b, lane] = acc[c * q + b, lane]
                 _normalise(v, c0 + c, zs, dead)
 
     # Leaf marginals μ ∝ ψ v.

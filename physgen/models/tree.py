@@ -379,7 +379,8 @@ class TreeGrammar(DataModel):
         evidence is a δ on the argmax of ``x_t``.
         """
         x = self._check_x(x_t, "x_t")
-        if not np.isfinite(x).all():
+        # min/max propagate NaN and see ±inf without a temporary array the size of x_t
+        if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
             raise PhysgenError("x_t must be finite")
         ab = as_alpha_bar(alpha_bar, x.shape[0])
         clean = ab == 1.0
