@@ -45,21 +45,12 @@ def run_cmd(
 ) -> None:
     """Run SPEC into the folder --out: finished cells are skipped, the rest computed, then all
     merged into OUT/results.nc and drawn into OUT/phase_diagram.png."""
-    import dataclasses
-
     from physgen.errors import PhysgenError
     from physgen.sweep.runner import dry_run as resolve_dry
     from physgen.sweep.runner import run_sweep
-    from physgen.sweep.spec import ExecutorSpec, load_spec
+    from physgen.sweep.spec import load_spec
 
-    parsed = load_spec(spec)
-    overrides = {
-        k: v
-        for k, v in (("workers", workers), ("kind", executor), ("address", address))
-        if v is not None
-    }
-    exe = ExecutorSpec.from_dict({**dataclasses.asdict(parsed.executor), **overrides})
-    parsed = dataclasses.replace(parsed, executor=exe)
+    parsed = load_spec(spec).with_executor(kind=executor, workers=workers, address=address)
     if dry_run:
         typer.echo(resolve_dry(parsed))
         return

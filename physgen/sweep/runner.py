@@ -8,7 +8,6 @@ finishes, then merges into ``DIR/results.nc`` and draws ``DIR/phase_diagram.png`
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from physgen.sweep.cells import Cell, resolve_cells
 from physgen.sweep.executors import CellFn, default_cell_fn, iter_results
-from physgen.sweep.spec import ExecutorSpec, SweepSpec, load_spec, to_toml
+from physgen.sweep.spec import SweepSpec, load_spec, to_toml
 from physgen.sweep.store import CellStatus, SweepStore
 
 __all__ = ["SweepResult", "dry_run", "merge_sweep", "run_sweep", "sweep_status"]
@@ -58,14 +57,8 @@ def run_sweep(
     ``on_start(n_pending, n_cells)`` and ``on_cell(cell, seconds)`` report progress. ``plot``
     (default: the spec's ``sweep.plot``) draws ``out/phase_diagram.png`` after merging.
     """
-    spec = _as_spec(spec)
-    overrides = {
-        k: v
-        for k, v in (("workers", workers), ("kind", executor), ("address", address))
-        if v is not None
-    }
-    exe = ExecutorSpec.from_dict({**dataclasses.asdict(spec.executor), **overrides})
-    spec = dataclasses.replace(spec, executor=exe)
+    spec = _as_spec(spec).with_executor(kind=executor, workers=workers, address=address)
+    exe = spec.executor
     cells = resolve_cells(spec)
     fn = default_cell_fn() if cell_fn is None else cell_fn
     store = SweepStore(out, spec, cells)

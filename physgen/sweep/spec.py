@@ -40,7 +40,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -152,6 +152,15 @@ class SweepSpec:
             description=description,
             plot=plot,
         )
+
+    def with_executor(
+        self, *, kind: str | None = None, workers: int | None = None, address: str | None = None
+    ) -> SweepSpec:
+        """A copy with the given executor settings replaced (the CLI options), validated."""
+        given = {"kind": kind, "workers": workers, "address": address}
+        merged = asdict(self.executor)
+        merged.update({k: v for k, v in given.items() if v is not None})
+        return replace(self, executor=ExecutorSpec.from_dict(merged))
 
     @property
     def dims(self) -> tuple[str, ...]:
