@@ -173,9 +173,10 @@ def _rescale(lz: np.ndarray, zp: np.ndarray) -> None:
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _normalise(msg: np.ndarray, p: int, zs: np.ndarray, dead: np.ndarray) -> None:
-    """Normalise the message ``msg[p]`` (q, lanes) per lane; its sums go to ``zs``. A zero sum
-    marks the lane dead (zero-probability evidence) and leaves its zeros in place."""
+def _normalise(msg: np.ndarray, p: int, zs: np.ndarray, inv: np.ndarray, dead: np.ndarray) -> None:
+    """Normalise the message ``msg[p]`` (q, lanes) per lane; its sums go to ``zs`` (``inv`` is
+    scratch for their inverses). A zero sum marks the lane dead (zero-probability evidence) and
+    leaves its zeros in place."""
     q, n_lanes = msg.shape[1], msg.shape[2]
     for lane in range(n_lanes):
         zs[lane] = 0.0
@@ -186,9 +187,10 @@ def _normalise(msg: np.ndarray, p: int, zs: np.ndarray, dead: np.ndarray) -> Non
         if zs[lane] == 0.0:
             dead[lane] = True
             zs[lane] = 1.0
+        inv[lane] = 1.0 / zs[lane]
     for a in range(q):
         for lane in range(n_lanes):
-            msg[p, a, lane] *= 1.0 / zs[lane]
+            msg[p, a, lane] *= inv[lane]
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -228,7 +230,7 @@ def bp_leaf_marginals(
         v = np.empty((n_nodes, q, B))
         log_m = np.empty((n_k, q, B))
         prefix = np.empty((n_k + 1, q, B))
-        lane_tmp = np.empty((4, B))
+        lane_tmp = np.empty((5, B))
         acc = np.empty(((s + 1) * q, B))
         leaf_buf = np.empty((n_leaves, q))
         for i0 in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK), B):
@@ -259,7 +261,7 @@ def _bp_block(
 ) -> None:
     """BP for the ``_LANES`` samples from ``i0`` (see :func:`bp_leaf_marginals`); the other
     arguments are scratch: messages ``u``, ``v`` (n_nodes, q, lanes), ``log_m``, ``prefix``
-    (s^k [+1], q, lanes), ``lane_tmp`` (4, lanes), ``acc`` ((s + 1) q, lanes), ``leaf_buf``
+    (s^k [+1], q, lanes), ``lane_tmp`` (5, lanes), ``acc`` ((s + 1) q, lanes), ``leaf_buf``
     (N, q)."""
     n, n_leaves, q = x.shape
     n_rules, s = child.shape
@@ -272,6 +274,7 @@ def _bp_block(
     nb = min(B, n - i0)
     tmp = lane_tmp[0]
     zs = lane_tmp[1]
+    zinv = lane_tmp[4]
     lz = lane_tmp[2]
     zp = lane_tmp[3]
     suffix = acc[s * q :]
@@ -335,7 +338,7 @@ def _bp_block(
                             tmp[lane] *= u[c0 + c, b, lane]
                     for lane in range(B):
                         u[p, a, lane] += tmp[lane]
-            _normalise(u, p, zs, dead)
+            _normalise(u, p, zs, zinv, dead)
             for lane in range(B):
                 zp[lane] *= zs[lane]
             _rescale(lz, zp)
@@ -397,7 +400,7 @@ def _bp_block(
                 if t != 0.0:
                     for lane in range(B):
                         v[p, b, lane] += t * prefix[j, a, lane]
-        _normalise(v, p, zs, dead)
+        _normalise(v, p, zs, zinv, dead)
 
     # Downward sweep below level k.
     for d in range(k, depth):
@@ -436,7 +439,7 @@ def _bp_block(
                 for b in range(q):
                     for lane in range(B):
                         v[c0 + c, b, lane] = acc[c * q + b, lane]
-                _normalise(v, c0 + c, zs, dead)
+                _normalise(v, c0 + c, zs, zinv, dead)
 
     # Leaf marginals μ ∝ ψ v.
     for lane in range(nb):
