@@ -72,7 +72,7 @@ def main() -> None:
     rates = [(name, *(n / t for t in best_time(fn))) for name, n, fn in rows]
     base = rates[0][2]
     print("BP exact denoiser, q = 6, L = 4 (paper grammar), 1 thread\n")
-    print("| implementation | sequences/s (wall) | sequences/CPU-s | Numba BP_0 is × faster |")
+    print("| implementation | sequences/s (wall) | sequences/CPU-s | time ÷ Numba BP_0 time |")
     print("|---|---:|---:|---:|")
     for name, wall, cpu in rates:
         print(f"| {name} | {wall:,.0f} | {cpu:,.0f} | {base / cpu:.1f} |")
