@@ -163,8 +163,11 @@ class NetDenoiser:
         a = as_alpha_bar(alpha_bar, n)
         t = self.schedule.t_of_alpha_bar(a)
         out = np.empty_like(x)
+        # Switching modes walks every submodule: do it only when the net is in training mode
+        # (samplers call this hundreds of times per trajectory).
         was_training = self.net.training
-        self.net.eval()
+        if was_training:
+            self.net.eval()
         try:
             with torch.no_grad():
                 for lo in range(0, n, self.batch_size):
@@ -173,7 +176,8 @@ class NetDenoiser:
                     tb = torch.as_tensor(t[lo:hi], dtype=torch.float32, device=self.device)
                     out[lo:hi] = self.net(xb, tb).to(torch.float64).cpu().numpy()
         finally:
-            self.net.train(was_training)
+            if was_training:
+                self.net.train()
         return out
 
     def denoise(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
