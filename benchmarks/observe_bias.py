@@ -29,7 +29,7 @@ OUT = Path("results/observe_bias")
 FIGURE = Path("docs/figures/bias_cpu.png")
 
 
-def run(n_train: int, steps: int, n_pairs: int, n_seed_pairs: int) -> Path:
+def run(n_train: int, steps: int, n_pairs: int, n_seed_pairs: int, seed: int) -> Path:
     """Run the default cell at ``n_train``, ``steps`` and pair counts; returns the netCDF path."""
     import torch
 
@@ -40,6 +40,7 @@ def run(n_train: int, steps: int, n_pairs: int, n_seed_pairs: int) -> Path:
     base = ExperimentConfig()
     cfg = dataclasses.replace(
         base,
+        seed=seed,
         data=dataclasses.replace(
             base.data, n_train=n_train, n_pairs=n_pairs, n_seed_pairs=n_seed_pairs
         ),
@@ -53,7 +54,7 @@ def run(n_train: int, steps: int, n_pairs: int, n_seed_pairs: int) -> Path:
 
     ds = run_experiment(cfg, progress=progress)
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"n{n_train}.nc"
+    path = OUT / f"n{n_train}_seed{seed}.nc"
     tmp = path.with_suffix(".nc.tmp")
     ds.to_netcdf(tmp)
     tmp.replace(path)
@@ -65,10 +66,12 @@ def table(paths: list[Path]) -> str:
     """Markdown table of τ_bias and τ_test per pair, their mean ± std, for each file."""
     import xarray as xr
 
+    from physgen.metrics import argmin_onset
+
     lines = [
-        "| n | steps | τ_bias per pair | τ_test per pair | τ_nn per pair | τ_bias mean ± sd | "
-        "τ_test mean ± sd | pairs with τ_bias < τ_test |",
-        "|---|---|---|---|---|---|---|---|",
+        "| n | seed | steps | τ_bias (learned rule) | τ_bias (plain argmin S) | τ_test | τ_nn | "
+        "test-loss argmin per network | pairs with τ_bias < τ_test |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path in paths:
         with xr.open_dataset(path) as ds:
@@ -77,18 +80,16 @@ def table(paths: list[Path]) -> str:
 
             c = json.loads(cfg)
             tb, tt, tn = ds.tau_bias.values, ds.tau_test.values, ds.tau_nn.values
+            plain = np.atleast_1d(argmin_onset(ds.step.values, ds.split_divergence.values))
+            net_min = ds.step.values[np.argmin(ds.test_loss.values, axis=1)]
             ok = int(np.sum(tb < tt))
 
             def fmt(v: np.ndarray) -> str:
                 return ", ".join("NaN" if np.isnan(x) else f"{x:.0f}" for x in v)
 
-            def ms(v: np.ndarray) -> str:
-                v = v[np.isfinite(v)]
-                return f"{v.mean():.0f} ± {v.std():.0f}" if v.size else "NaN"
-
             lines.append(
-                f"| {c['data']['n_train']} | {c['train']['steps']} | {fmt(tb)} | {fmt(tt)} | "
-                f"{fmt(tn)} | {ms(tb)} | {ms(tt)} | {ok}/{tb.size} |"
+                f"| {c['data']['n_train']} | {c['seed']} | {c['train']['steps']} | {fmt(tb)} | "
+                f"{fmt(plain)} | {fmt(tt)} | {fmt(tn)} | {fmt(net_min)} | {ok}/{tb.size} |"
             )
     return "\n".join(lines)
 
@@ -101,6 +102,8 @@ def plot(paths: list[Path]) -> None:
     import matplotlib.pyplot as plt
     import xarray as xr
 
+    from physgen.metrics import argmin_onset
+
     fig, axes = plt.subplots(len(paths), 4, figsize=(17, 3.6 * len(paths)), squeeze=False)
     for row, path in zip(axes, paths, strict=True):
         with xr.open_dataset(path) as ds:
@@ -110,9 +113,9 @@ def plot(paths: list[Path]) -> None:
         colors = plt.cm.tab10(np.arange(ds.sizes["pair"]))
 
         def marks(ax: plt.Axes, ds: xr.Dataset = ds, colors: np.ndarray = colors) -> None:
+            plain = np.atleast_1d(argmin_onset(ds.step.values, ds.split_divergence.values))
             for p, col in zip(ds.pair.values, colors, strict=True):
-                for name, ls in (("tau_bias", ":"), ("tau_test", "--")):
-                    v = float(ds[name].sel(pair=p))
+                for v, ls in ((plain[p], ":"), (float(ds.tau_test.sel(pair=p)), "--")):
                     if np.isfinite(v):
                         ax.axvline(v, color=col, ls=ls, lw=1)
 
@@ -165,7 +168,7 @@ def plot(paths: list[Path]) -> None:
         marks(ax)
         for ax in row:
             ax.set_xscale("log")
-            ax.set_xlabel("training step (dotted τ_bias, dashed τ_test)")
+            ax.set_xlabel("training step (dotted: argmin S, dashed: τ_test)")
     fig.tight_layout()
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIGURE, dpi=110)
@@ -180,11 +183,12 @@ def main(argv: list[str]) -> None:
     r.add_argument("--steps", type=int, default=5000)
     r.add_argument("--pairs", type=int, default=3)
     r.add_argument("--seed-pairs", type=int, default=1)
+    r.add_argument("--seed", type=int, default=0)
     sub.add_parser("plot")
     args = parser.parse_args(argv)
     if args.cmd == "run":
-        run(args.n_train, args.steps, args.pairs, args.seed_pairs)
-    paths = sorted(OUT.glob("n*.nc"), key=lambda p: int(p.stem[1:]))
+        run(args.n_train, args.steps, args.pairs, args.seed_pairs, args.seed)
+    paths = sorted(OUT.glob("n*.nc"))
     if paths:
         print(table(paths))
         plot(paths)

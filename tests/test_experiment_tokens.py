@@ -81,7 +81,7 @@ def test_every_variable_documented_and_attrs_netcdf_safe(
         assert {"long_name", "units", "description"} <= set(var.attrs), name
     assert ds.attrs["config_json"] == cfg.to_json()
     assert ds.attrs["config_sha256"] == cfg.sha256()
-    assert ds.attrs["physgen_bias_rule"] == "learned"
+    assert ds.attrs["physgen_bias_rule"] == cfg.metrics.bias_rule
     assert ds.attrs["physgen_ema_decay"] == pytest.approx(0.999)
     for name in ("tau_bias", "tau_test", "tau_nn", "tau_mem"):
         assert ds[name].dims == ("pair",)
