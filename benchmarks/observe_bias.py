@@ -54,7 +54,7 @@ def run(n_train: int, steps: int, n_pairs: int, n_seed_pairs: int, seed: int) ->
 
     ds = run_experiment(cfg, progress=progress)
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"n{n_train}_seed{seed}.nc"
+    path = OUT / f"n{n_train}_seed{seed}_pairs{n_pairs}.nc"
     tmp = path.with_suffix(".nc.tmp")
     ds.to_netcdf(tmp)
     tmp.replace(path)
