@@ -1,6 +1,6 @@
 r"""The image experiment: the paper's §5 protocol on a finite image set (one sweep cell).
 
-**Networks.** As for tokens (:func:`physgen.experiments.tokens.plan_networks`): disjoint pairs
+**Networks.** As for tokens (:func:`physgen.experiments.plan.plan_networks`): disjoint pairs
 (A on split ``2p``, B on ``2p + 1``) and optional same-split seed pairs; each network is
 ``build_net(cfg.net, model)`` (``net.kind = "unet"``: :class:`~physgen.nets.UNet`) trained by
 :func:`physgen.train.train` with ``loss = "mse_eps"``.
@@ -37,7 +37,6 @@ are kept (``sample_show``, ``nn_show``) for :func:`plot_quadruplets`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +45,17 @@ import xarray as xr
 
 import physgen.experiments.vectors  # noqa: F401  (registers the ε-MSE and shared variables)
 from physgen.config import ExperimentConfig
+from physgen.experiments.plan import (
+    NetworkPlan,
+    ProgressFn,
+    plan_cell,
+    sample_checkpoint_mask,
+    train_networks,
+)
 from physgen.experiments.schema import VarSpec, build_dataset, global_attrs, register_variables
-from physgen.experiments.tokens import NetworkPlan, plan_networks, sample_checkpoint_mask
 from physgen.rng import spawn
 
 __all__ = ["IMAGE_NN_FACTOR", "N_SHOW", "PAPER_EPS_T", "image_onsets", "plot_quadruplets", "run"]
-
-ProgressFn = Callable[[int, int, str], None]
 
 PAPER_EPS_T = (50, 100, 150, 200)
 """Diffusion steps (of T = 1000) of the paper's score-level similarity."""
@@ -301,38 +304,17 @@ def run(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Data
 
     ``progress(done, total, message)`` is called after each checkpoint evaluation.
     """
-    from physgen.data import DataProtocol
-    from physgen.nets import build_net
-    from physgen.train import checkpoint_steps, train
-
-    model = cfg.model.build()
-    schedule = cfg.diffusion.build()
-    protocol = DataProtocol(model, cfg.data, cfg.seed)
-    nets, pairs, seed_pairs = plan_networks(protocol)
-    steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
-    rec = _Recorder(cfg, model, schedule, protocol, nets, steps)
-    total, done = len(nets) * steps.size, 0
-    index = {int(s): k for k, s in enumerate(steps)}
-    for plan in nets:
-
-        def callback(step: int, den: Any, plan: NetworkPlan = plan) -> None:
-            nonlocal done
-            rec.evaluate(plan.index, index[int(step)], den)
-            done += 1
-            if progress is not None:
-                progress(done, total, f"network {plan.index} ({plan.role}), step {step}")
-
-        net = build_net(cfg.net, model, seed=plan.seed)
-        train(
-            net,
-            rec.train[plan.split],
-            schedule,
-            cfg.train,
-            loss="mse_eps",
-            seed=plan.seed,
-            callback=callback,
-        )
-    return _assemble(cfg, rec, nets, pairs, seed_pairs)
+    cell = plan_cell(cfg)
+    rec = _Recorder(cfg, cell.model, cell.schedule, cell.protocol, cell.nets, cell.steps)
+    train_networks(
+        cfg,
+        cell,
+        data_of=lambda plan: rec.train[plan.split],
+        loss="mse_eps",
+        evaluate=rec.evaluate,
+        progress=progress,
+    )
+    return _assemble(cfg, rec, cell.nets, cell.pairs, cell.seed_pairs)
 
 
 def _cos_distance_curve(rec: _Recorder, a: int, b: int) -> np.ndarray:

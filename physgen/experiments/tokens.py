@@ -45,7 +45,6 @@ test sequences. Elsewhere these are NaN.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +52,18 @@ import numpy as np
 import xarray as xr
 
 from physgen.config import ExperimentConfig
+from physgen.experiments.plan import (
+    NetworkPlan,
+    ProgressFn,
+    plan_cell,
+    plan_networks,
+    sample_checkpoint_mask,
+    train_networks,
+)
 from physgen.experiments.schema import build_dataset, global_attrs
 from physgen.rng import spawn
 
-__all__ = ["NetworkPlan", "plan_networks", "run"]
-
-ProgressFn = Callable[[int, int, str], None]
+__all__ = ["NetworkPlan", "plan_networks", "run", "sample_checkpoint_mask"]
 
 # physgen.rng.spawn labels of the evaluation streams under the experiment seed (labels 1 and 2
 # are the data pool and the network seeds of physgen.data).
@@ -66,58 +71,9 @@ _LABEL_EVAL = 3
 _LABEL_SAMPLE = 4
 
 
-@dataclass(frozen=True)
-class NetworkPlan:
-    """One network to train: its index in the cell, split, replicate, seed and role ('A', 'B'
-    for the members of a disjoint pair, 'seed' for an extra replicate of a seed pair)."""
-
-    index: int
-    split: int
-    replicate: int
-    seed: int
-    role: str
-
-
-def plan_networks(
-    protocol: Any,
-) -> tuple[list[NetworkPlan], list[tuple[int, int]], list[tuple[int, int]]]:
-    """The networks of a cell (each once), its disjoint pairs and its seed pairs, from the data
-    protocol's :meth:`~physgen.data.DataProtocol.pairs`. A pair is ``(index_a, index_b)`` into
-    the returned networks."""
-    nets: dict[tuple[int, int], NetworkPlan] = {}
-    pairs: list[tuple[int, int]] = []
-    seed_pairs: list[tuple[int, int]] = []
-    for pair in protocol.pairs():
-        members = []
-        for spec, role in ((pair.a, "A"), (pair.b, "B")):
-            key = (spec.split, spec.replicate)
-            if key not in nets:
-                role = role if pair.kind == "disjoint" else ("A" if spec.replicate == 0 else "seed")
-                nets[key] = NetworkPlan(len(nets), spec.split, spec.replicate, spec.seed, role)
-            members.append(nets[key].index)
-        (pairs if pair.kind == "disjoint" else seed_pairs).append((members[0], members[1]))
-    return list(nets.values()), pairs, seed_pairs
-
-
 def _step_of(frac: float, T: int) -> int:
     """The diffusion step nearest to ``frac · T``, at least 1."""
     return max(1, min(T, round(frac * T)))
-
-
-def sample_checkpoint_mask(steps: np.ndarray, n_sample: int) -> np.ndarray:
-    """Boolean mask of the checkpoints that get the sample-based diagnostics: ``n_sample`` of
-    them (at most all), the last one always included, spread evenly over the checkpoints of the
-    last two decades of training (step ≥ last step / 100; all checkpoints when fewer are
-    there). Samples of the first few hundredths of training carry no structure, and the
-    onsets sit later, so that is where the costly diagnostics are spent."""
-    steps = np.asarray(steps)
-    n = steps.size
-    k = min(n, max(1, n_sample))
-    late = np.flatnonzero(steps >= steps[-1] / 100)
-    pool = late if late.size >= k else np.arange(n - k, n)
-    mask = np.zeros(n, dtype=bool)
-    mask[pool[np.rint(np.linspace(pool.size - 1, 0, k)).astype(np.int64)]] = True
-    return mask
 
 
 @dataclass
@@ -396,33 +352,17 @@ def run(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Data
     (``total`` = networks × checkpoints). See the module docstring for what is computed and
     :mod:`physgen.experiments.schema` for the variables.
     """
-    from physgen.data import DataProtocol
-    from physgen.nets import build_net
-    from physgen.train import checkpoint_steps, train
-
-    model = cfg.model.build()
-    schedule = cfg.diffusion.build()
-    protocol = DataProtocol(model, cfg.data, cfg.seed)
-    nets, pairs, seed_pairs = plan_networks(protocol)
-    steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
-    rec = _Recorder(cfg, model, schedule, protocol, nets, steps)
-    total, done = len(nets) * steps.size, 0
-
-    index = {int(s): k for k, s in enumerate(steps)}
-    for plan in nets:
-
-        def callback(step: int, den: Any, plan: NetworkPlan = plan) -> None:
-            nonlocal done
-            rec.evaluate(plan.index, index[int(step)], den)
-            done += 1
-            if progress is not None:
-                progress(done, total, f"network {plan.index} ({plan.role}), step {step}")
-
-        net = build_net(cfg.net, model, seed=plan.seed)
-        x0 = model.encode(rec.train_tokens[plan.split])
-        train(net, x0, schedule, cfg.train, loss="ce", seed=plan.seed, callback=callback)
-
-    return _assemble(cfg, rec, nets, pairs, seed_pairs)
+    cell = plan_cell(cfg)
+    rec = _Recorder(cfg, cell.model, cell.schedule, cell.protocol, cell.nets, cell.steps)
+    train_networks(
+        cfg,
+        cell,
+        data_of=lambda plan: cell.model.encode(rec.train_tokens[plan.split]),
+        loss="ce",
+        evaluate=rec.evaluate,
+        progress=progress,
+    )
+    return _assemble(cfg, rec, cell.nets, cell.pairs, cell.seed_pairs)
 
 
 def _pair_divergence(x_hat: np.ndarray, a: int, b: int) -> np.ndarray:

@@ -1,0 +1,143 @@
+"""What every experiment cell shares: the plan of its networks and the training loop over them.
+
+A cell trains each network of its disjoint pairs and seed pairs once (a seed pair reuses the
+replicate-0 network of its split), calling an evaluation function at every log-spaced checkpoint.
+The experiment modules (:mod:`~physgen.experiments.tokens`, :mod:`~physgen.experiments.vectors`,
+:mod:`~physgen.experiments.images`) differ only in what they evaluate and record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from physgen.config import ExperimentConfig
+
+__all__ = [
+    "CellPlan",
+    "NetworkPlan",
+    "ProgressFn",
+    "plan_cell",
+    "plan_networks",
+    "sample_checkpoint_mask",
+    "train_networks",
+]
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """One network to train: its index in the cell, split, replicate, seed and role ('A', 'B'
+    for the members of a disjoint pair, 'seed' for an extra replicate of a seed pair)."""
+
+    index: int
+    split: int
+    replicate: int
+    seed: int
+    role: str
+
+
+def plan_networks(
+    protocol: Any,
+) -> tuple[list[NetworkPlan], list[tuple[int, int]], list[tuple[int, int]]]:
+    """The networks of a cell (each once), its disjoint pairs and its seed pairs, from the data
+    protocol's :meth:`~physgen.data.DataProtocol.pairs`. A pair is ``(index_a, index_b)`` into
+    the returned networks."""
+    nets: dict[tuple[int, int], NetworkPlan] = {}
+    pairs: list[tuple[int, int]] = []
+    seed_pairs: list[tuple[int, int]] = []
+    for pair in protocol.pairs():
+        members = []
+        for spec, role in ((pair.a, "A"), (pair.b, "B")):
+            key = (spec.split, spec.replicate)
+            if key not in nets:
+                role = role if pair.kind == "disjoint" else ("A" if spec.replicate == 0 else "seed")
+                nets[key] = NetworkPlan(len(nets), spec.split, spec.replicate, spec.seed, role)
+            members.append(nets[key].index)
+        (pairs if pair.kind == "disjoint" else seed_pairs).append((members[0], members[1]))
+    return list(nets.values()), pairs, seed_pairs
+
+
+def sample_checkpoint_mask(steps: np.ndarray, n_sample: int) -> np.ndarray:
+    """Boolean mask of the checkpoints that get the sample-based diagnostics: ``n_sample`` of
+    them (at most all), the last one always included, spread evenly over the checkpoints of the
+    last two decades of training (step ≥ last step / 100; all checkpoints when fewer are
+    there). Samples of the first few hundredths of training carry no structure, and the
+    onsets sit later, so that is where the costly diagnostics are spent."""
+    steps = np.asarray(steps)
+    n = steps.size
+    k = min(n, max(1, n_sample))
+    late = np.flatnonzero(steps >= steps[-1] / 100)
+    pool = late if late.size >= k else np.arange(n - k, n)
+    mask = np.zeros(n, dtype=bool)
+    mask[pool[np.rint(np.linspace(pool.size - 1, 0, k)).astype(np.int64)]] = True
+    return mask
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """The resolved ingredients of a cell: data model, schedule, data protocol, the networks and
+    their pairs, and the checkpoint steps (shape ``(n_checkpoints,)``)."""
+
+    model: Any
+    schedule: Any
+    protocol: Any
+    nets: list[NetworkPlan]
+    pairs: list[tuple[int, int]]
+    seed_pairs: list[tuple[int, int]]
+    steps: np.ndarray
+
+
+def plan_cell(cfg: ExperimentConfig) -> CellPlan:
+    """Build the model, schedule and data protocol of ``cfg`` and plan its networks."""
+    from physgen.data import DataProtocol
+    from physgen.train import checkpoint_steps
+
+    model = cfg.model.build()
+    protocol = DataProtocol(model, cfg.data, cfg.seed)
+    nets, pairs, seed_pairs = plan_networks(protocol)
+    steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
+    return CellPlan(model, cfg.diffusion.build(), protocol, nets, pairs, seed_pairs, steps)
+
+
+def train_networks(
+    cfg: ExperimentConfig,
+    cell: CellPlan,
+    *,
+    data_of: Callable[[NetworkPlan], np.ndarray],
+    loss: str,
+    evaluate: Callable[[int, int, Any], None],
+    progress: ProgressFn | None = None,
+) -> None:
+    """Train every network of ``cell`` on ``data_of(plan)`` (diffusion-space training data,
+    ``(n_train, *event_shape)``) with ``loss``, calling ``evaluate(network_index,
+    checkpoint_index, denoiser)`` at each checkpoint and ``progress(done, total, message)`` after
+    it (``total`` = networks × checkpoints)."""
+    from physgen.nets import build_net
+    from physgen.train import train
+
+    total, done = len(cell.nets) * cell.steps.size, 0
+    index = {int(s): k for k, s in enumerate(cell.steps)}
+    for plan in cell.nets:
+
+        def callback(step: int, den: Any, plan: NetworkPlan = plan) -> None:
+            nonlocal done
+            evaluate(plan.index, index[int(step)], den)
+            done += 1
+            if progress is not None:
+                progress(done, total, f"network {plan.index} ({plan.role}), step {step}")
+
+        net = build_net(cfg.net, cell.model, seed=plan.seed)
+        train(
+            net,
+            data_of(plan),
+            cell.schedule,
+            cfg.train,
+            loss=loss,
+            seed=plan.seed,
+            callback=callback,
+        )
