@@ -46,10 +46,10 @@ import xarray as xr
 import physgen.experiments.vectors  # noqa: F401  (registers the ε-MSE and shared variables)
 from physgen.config import ExperimentConfig
 from physgen.experiments.plan import (
+    CellRecorder,
     NetworkPlan,
     ProgressFn,
     plan_cell,
-    sample_checkpoint_mask,
     train_networks,
 )
 from physgen.experiments.schema import VarSpec, build_dataset, global_attrs, register_variables
@@ -66,9 +66,6 @@ at most this factor times that of fresh test images."""
 
 N_SHOW = 8
 """Coupled samples (and their nearest training images) kept per network and sample checkpoint."""
-
-_LABEL_EVAL = 3
-_LABEL_SAMPLE = 4
 
 register_variables(
     {
@@ -149,7 +146,7 @@ register_variables(
 )
 
 
-class _Recorder:
+class _Recorder(CellRecorder):
     """Frozen inputs and per-network records of one image cell."""
 
     def __init__(
@@ -164,20 +161,11 @@ class _Recorder:
         from physgen.metrics import frozen_noise, memorisation_floor, memorised_fraction
 
         m = cfg.metrics
-        self.cfg, self.model, self.schedule, self.nets, self.steps = (
-            cfg,
-            model,
-            schedule,
-            nets,
-            steps,
-        )
+        super().__init__(cfg, model, schedule, nets, steps)
         T = schedule.T
         self.eps_t = np.unique([max(1, min(T, round(t * T / 1000))) for t in PAPER_EPS_T]).astype(
             np.int64
         )
-        self.sample_mask = sample_checkpoint_mask(steps, m.sample_checkpoints)
-        self.eval_seed = spawn(cfg.seed, _LABEL_EVAL)
-        self.sample_seed = spawn(cfg.seed, _LABEL_SAMPLE)
         self.n_show = min(N_SHOW, m.n_generate)
 
         test = np.asarray(protocol.test_set(), dtype=np.float64)

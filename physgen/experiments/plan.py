@@ -17,7 +17,10 @@ import numpy as np
 from physgen.config import ExperimentConfig
 
 __all__ = [
+    "LABEL_EVAL",
+    "LABEL_SAMPLE",
     "CellPlan",
+    "CellRecorder",
     "NetworkPlan",
     "ProgressFn",
     "plan_cell",
@@ -27,6 +30,11 @@ __all__ = [
 ]
 
 ProgressFn = Callable[[int, int, str], None]
+
+# physgen.rng.spawn labels of the evaluation streams under the experiment seed (labels 1 and 2
+# are the data pool and the network seeds of physgen.data).
+LABEL_EVAL = 3
+LABEL_SAMPLE = 4
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,28 @@ def sample_checkpoint_mask(steps: np.ndarray, n_sample: int) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[pool[np.rint(np.linspace(pool.size - 1, 0, k)).astype(np.int64)]] = True
     return mask
+
+
+class CellRecorder:
+    """Base of the experiments' recorders: the cell's config, model, schedule, networks and
+    checkpoint steps, the seeds of the frozen evaluation inputs and of the coupled samples, and
+    the mask of checkpoints that get the sample-based diagnostics."""
+
+    def __init__(
+        self,
+        cfg: ExperimentConfig,
+        model: Any,
+        schedule: Any,
+        nets: list[NetworkPlan],
+        steps: np.ndarray,
+    ) -> None:
+        from physgen.rng import spawn
+
+        self.cfg, self.model, self.schedule = cfg, model, schedule
+        self.nets, self.steps = nets, steps
+        self.sample_mask = sample_checkpoint_mask(steps, cfg.metrics.sample_checkpoints)
+        self.eval_seed = spawn(cfg.seed, LABEL_EVAL)
+        self.sample_seed = spawn(cfg.seed, LABEL_SAMPLE)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ import xarray as xr
 
 from physgen.config import ExperimentConfig
 from physgen.experiments.plan import (
+    CellRecorder,
     NetworkPlan,
     ProgressFn,
     plan_cell,
@@ -64,11 +65,6 @@ from physgen.experiments.schema import build_dataset, global_attrs
 from physgen.rng import spawn
 
 __all__ = ["NetworkPlan", "plan_networks", "run", "sample_checkpoint_mask"]
-
-# physgen.rng.spawn labels of the evaluation streams under the experiment seed (labels 1 and 2
-# are the data pool and the network seeds of physgen.data).
-_LABEL_EVAL = 3
-_LABEL_SAMPLE = 4
 
 
 def _step_of(frac: float, T: int) -> int:
@@ -108,7 +104,7 @@ def _frozen_inputs(
     return _Inputs(tokens, x0, loss, crit, decomp, bp)
 
 
-class _Recorder:
+class _Recorder(CellRecorder):
     """Holds the frozen inputs and fills the per-network curves at each checkpoint."""
 
     def __init__(
@@ -123,8 +119,7 @@ class _Recorder:
         from physgen.metrics import Bound, hamming_bins, hamming_nn, kl_along_time
 
         m = cfg.metrics
-        self.cfg, self.model, self.schedule = cfg, model, schedule
-        self.nets, self.steps = nets, steps
+        super().__init__(cfg, model, schedule, nets, steps)
         T, L, N = schedule.T, model.depth, model.event_shape[0]
         self.L, self.N = L, N
         self.t_c, self.t_l = _step_of(m.t_frac, T), _step_of(m.loss_t_frac, T)
@@ -133,9 +128,6 @@ class _Recorder:
         )
         self.uturn_t = np.unique([_step_of(f, T) for f in m.uturn_t_fracs]).astype(np.int64)
         self.bins = hamming_bins(N)
-        self.sample_mask = sample_checkpoint_mask(steps, m.sample_checkpoints)
-        self.eval_seed = spawn(cfg.seed, _LABEL_EVAL)
-        self.sample_seed = spawn(cfg.seed, _LABEL_SAMPLE)
 
         test = np.asarray(protocol.test_set())
         n_eval = min(m.n_eval, test.shape[0])

@@ -62,10 +62,10 @@ import xarray as xr
 
 from physgen.config import ExperimentConfig
 from physgen.experiments.plan import (
+    CellRecorder,
     NetworkPlan,
     ProgressFn,
     plan_cell,
-    sample_checkpoint_mask,
     train_networks,
 )
 from physgen.experiments.schema import VarSpec, build_dataset, global_attrs, register_variables
@@ -82,8 +82,6 @@ fraction of its largest value over ``score_t``) enter the relative population er
 
 # spawn labels under the experiment seed (1, 2: data pool and networks; 3, 4: evaluation and
 # sampling, as in the token experiment; 5: the clone dynamics of the regime measurement)
-_LABEL_EVAL = 3
-_LABEL_SAMPLE = 4
 _LABEL_CLONES = 5
 
 _D = (
@@ -239,7 +237,7 @@ def _eps(frozen: Any, x0_hat: np.ndarray) -> np.ndarray:
     return (frozen.x_t - np.sqrt(a) * x0_hat) / np.sqrt(1.0 - a)
 
 
-class _Recorder:
+class _Recorder(CellRecorder):
     """Frozen inputs, exact references and the per-network curves of one vector cell."""
 
     def __init__(
@@ -255,18 +253,9 @@ class _Recorder:
         from physgen.models import Empirical
 
         m = cfg.metrics
-        self.cfg, self.model, self.schedule, self.nets, self.steps = (
-            cfg,
-            model,
-            schedule,
-            nets,
-            steps,
-        )
+        super().__init__(cfg, model, schedule, nets, steps)
         T = schedule.T
         self.score_t = np.unique(np.rint(np.geomspace(1, T, m.kl_t_points)).astype(np.int64))
-        self.sample_mask = sample_checkpoint_mask(steps, m.sample_checkpoints)
-        self.eval_seed = spawn(cfg.seed, _LABEL_EVAL)
-        self.sample_seed = spawn(cfg.seed, _LABEL_SAMPLE)
 
         test = np.asarray(model.encode(protocol.test_set()), dtype=np.float64)
         self.test = test
