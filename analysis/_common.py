@@ -19,6 +19,7 @@ __all__ = [
     "log_axis",
     "main",
     "mean_over",
+    "save_figure",
     "step_values",
 ]
 
@@ -88,3 +89,14 @@ def main(plot: Callable[[xr.Dataset, Path], list[Path]], doc: str | None) -> Non
     with xr.open_dataset(args.file) as ds:
         for path in plot(ds.load(), args.out):
             print(path)
+
+
+def save_figure(fig: Any, out: Path, dpi: int = 110) -> Path:
+    """Lay out ``fig``, write it to ``out`` (creating the folder) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out

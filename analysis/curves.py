@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._common import cell_path, iter_cells, log_axis, main, mean_over, step_values
+from ._common import cell_path, iter_cells, log_axis, main, mean_over, save_figure, step_values
 
 __all__ = ["plot"]
 
@@ -87,11 +87,7 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
     for a in axes[1]:
         a.set_xlabel("training step")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def plot(ds: xr.Dataset, out: Path) -> list[Path]:

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._common import grid_dims, log_axis, main
+from ._common import grid_dims, log_axis, main, save_figure
 
 __all__ = ["ONSETS", "plot"]
 
@@ -107,11 +107,7 @@ def plot(ds: xr.Dataset, out: Path) -> list[Path]:
     axes[0][0].set_ylabel("training step")
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.suptitle(ds.attrs.get("title", "phase diagram"), fontsize=9)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    return [out]
+    return [save_figure(fig, out, dpi=130)]
 
 
 if __name__ == "__main__":
