@@ -38,22 +38,26 @@ def main(argv: list[str]) -> None:
     import torch
 
     from physgen.config import ExperimentConfig
-    from physgen.data import DataProtocol
-    from physgen.experiments.tokens import _pair_divergence, _Recorder, plan_networks
+    from physgen.experiments.plan import plan_cell
+    from physgen.experiments.tokens import _pair_divergence, _Recorder
     from physgen.nets import build_net
-    from physgen.train import checkpoint_steps, train
+    from physgen.train import train
 
     cfg = ExperimentConfig()
     torch.set_num_threads(cfg.train.threads)  # as run_experiment pins them
     numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
-    model, schedule = cfg.model.build(), cfg.diffusion.build()
-    protocol = DataProtocol(model, cfg.data, cfg.seed)
-    nets, pairs, _ = plan_networks(protocol)
-    steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
+    cell = plan_cell(cfg)
+    model, schedule, nets, pairs, steps = (
+        cell.model,
+        cell.schedule,
+        cell.nets,
+        cell.pairs,
+        cell.steps,
+    )
 
     tic = time.perf_counter()
-    rec = _Recorder(cfg, model, schedule, protocol, nets, steps)
+    rec = _Recorder(cfg, cell)
     setup = time.perf_counter() - tic
 
     index = {int(s): k for k, s in enumerate(steps)}

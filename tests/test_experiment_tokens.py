@@ -133,15 +133,12 @@ def test_deterministic_and_netcdf_round_trip(
 def test_exact_denoiser_through_the_evaluation_path(cfg: ExperimentConfig) -> None:
     """With the BP denoiser as the 'network': D_0 = 0, the test loss is the Bayes loss and the
     U-turn ratios are exactly 1 (same starts, same reverse noise as the BP reference)."""
-    from physgen.data import DataProtocol
+    from physgen.experiments.plan import plan_cell
     from physgen.metrics import Bound
-    from physgen.train import checkpoint_steps
 
-    model, schedule = cfg.model.build(), cfg.diffusion.build()
-    protocol = DataProtocol(model, cfg.data, cfg.seed)
-    nets, _, _ = plan_networks(protocol)
-    steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
-    rec = _Recorder(cfg, model, schedule, protocol, nets, steps)
+    cell = plan_cell(cfg)
+    model, steps = cell.model, cell.steps
+    rec = _Recorder(cfg, cell)
     k = steps.size - 1  # a sample checkpoint
     rec.evaluate(0, k, Bound(model, filtered_levels=0))
     c = rec.curves

@@ -46,6 +46,7 @@ import xarray as xr
 import physgen.experiments.vectors  # noqa: F401  (registers the ε-MSE and shared variables)
 from physgen.config import ExperimentConfig
 from physgen.experiments.plan import (
+    CellPlan,
     CellRecorder,
     NetworkPlan,
     ProgressFn,
@@ -149,19 +150,18 @@ register_variables(
 class _Recorder(CellRecorder):
     """Frozen inputs and per-network records of one image cell."""
 
-    def __init__(
-        self,
-        cfg: ExperimentConfig,
-        model: Any,
-        schedule: Any,
-        protocol: Any,
-        nets: list[NetworkPlan],
-        steps: np.ndarray,
-    ) -> None:
+    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
         from physgen.metrics import frozen_noise, memorisation_floor, memorised_fraction
 
         m = cfg.metrics
-        super().__init__(cfg, model, schedule, nets, steps)
+        super().__init__(cfg, cell)
+        model, schedule, protocol, nets, steps = (
+            cell.model,
+            cell.schedule,
+            cell.protocol,
+            cell.nets,
+            cell.steps,
+        )
         T = schedule.T
         self.eps_t = np.unique([max(1, min(T, round(t * T / 1000))) for t in PAPER_EPS_T]).astype(
             np.int64
@@ -293,7 +293,7 @@ def run(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Data
     ``progress(done, total, message)`` is called after each checkpoint evaluation.
     """
     cell = plan_cell(cfg)
-    rec = _Recorder(cfg, cell.model, cell.schedule, cell.protocol, cell.nets, cell.steps)
+    rec = _Recorder(cfg, cell)
     train_networks(
         cfg,
         cell,

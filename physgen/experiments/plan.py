@@ -91,19 +91,12 @@ class CellRecorder:
     checkpoint steps, the seeds of the frozen evaluation inputs and of the coupled samples, and
     the mask of checkpoints that get the sample-based diagnostics."""
 
-    def __init__(
-        self,
-        cfg: ExperimentConfig,
-        model: Any,
-        schedule: Any,
-        nets: list[NetworkPlan],
-        steps: np.ndarray,
-    ) -> None:
+    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
         from physgen.rng import spawn
 
-        self.cfg, self.model, self.schedule = cfg, model, schedule
-        self.nets, self.steps = nets, steps
-        self.sample_mask = sample_checkpoint_mask(steps, cfg.metrics.sample_checkpoints)
+        self.cfg, self.model, self.schedule = cfg, cell.model, cell.schedule
+        self.nets, self.steps = cell.nets, cell.steps
+        self.sample_mask = sample_checkpoint_mask(cell.steps, cfg.metrics.sample_checkpoints)
         self.eval_seed = spawn(cfg.seed, LABEL_EVAL)
         self.sample_seed = spawn(cfg.seed, LABEL_SAMPLE)
 

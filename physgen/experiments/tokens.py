@@ -53,6 +53,7 @@ import xarray as xr
 
 from physgen.config import ExperimentConfig
 from physgen.experiments.plan import (
+    CellPlan,
     CellRecorder,
     NetworkPlan,
     ProgressFn,
@@ -107,19 +108,12 @@ def _frozen_inputs(
 class _Recorder(CellRecorder):
     """Holds the frozen inputs and fills the per-network curves at each checkpoint."""
 
-    def __init__(
-        self,
-        cfg: ExperimentConfig,
-        model: Any,
-        schedule: Any,
-        protocol: Any,
-        nets: list[NetworkPlan],
-        steps: np.ndarray,
-    ) -> None:
+    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
         from physgen.metrics import Bound, hamming_bins, hamming_nn, kl_along_time
 
         m = cfg.metrics
-        super().__init__(cfg, model, schedule, nets, steps)
+        super().__init__(cfg, cell)
+        model, schedule, protocol, nets = cell.model, cell.schedule, cell.protocol, cell.nets
         T, L, N = schedule.T, model.depth, model.event_shape[0]
         self.L, self.N = L, N
         self.t_c, self.t_l = _step_of(m.t_frac, T), _step_of(m.loss_t_frac, T)
@@ -345,7 +339,7 @@ def run(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Data
     :mod:`physgen.experiments.schema` for the variables.
     """
     cell = plan_cell(cfg)
-    rec = _Recorder(cfg, cell.model, cell.schedule, cell.protocol, cell.nets, cell.steps)
+    rec = _Recorder(cfg, cell)
     train_networks(
         cfg,
         cell,

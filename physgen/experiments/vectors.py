@@ -62,6 +62,7 @@ import xarray as xr
 
 from physgen.config import ExperimentConfig
 from physgen.experiments.plan import (
+    CellPlan,
     CellRecorder,
     NetworkPlan,
     ProgressFn,
@@ -240,20 +241,19 @@ def _eps(frozen: Any, x0_hat: np.ndarray) -> np.ndarray:
 class _Recorder(CellRecorder):
     """Frozen inputs, exact references and the per-network curves of one vector cell."""
 
-    def __init__(
-        self,
-        cfg: ExperimentConfig,
-        model: Any,
-        schedule: Any,
-        protocol: Any,
-        nets: list[NetworkPlan],
-        steps: np.ndarray,
-    ) -> None:
+    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
         from physgen.metrics import frozen_noise, memorisation_floor, memorised_fraction
         from physgen.models import Empirical
 
         m = cfg.metrics
-        super().__init__(cfg, model, schedule, nets, steps)
+        super().__init__(cfg, cell)
+        model, schedule, protocol, nets, steps = (
+            cell.model,
+            cell.schedule,
+            cell.protocol,
+            cell.nets,
+            cell.steps,
+        )
         T = schedule.T
         self.score_t = np.unique(np.rint(np.geomspace(1, T, m.kl_t_points)).astype(np.int64))
 
@@ -431,7 +431,7 @@ def run(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Data
     ``progress(done, total, message)`` is called after each checkpoint evaluation.
     """
     cell = plan_cell(cfg)
-    rec = _Recorder(cfg, cell.model, cell.schedule, cell.protocol, cell.nets, cell.steps)
+    rec = _Recorder(cfg, cell)
     train_networks(
         cfg,
         cell,
