@@ -16,6 +16,7 @@ __all__ = [
     "cell_path",
     "grid_dims",
     "iter_cells",
+    "levels",
     "log_axis",
     "main",
     "mean_over",
@@ -100,3 +101,14 @@ def save_figure(fig: Any, out: Path, dpi: int = 110) -> Path:
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out
+
+
+def levels(da: xr.DataArray) -> list[xr.DataArray]:
+    """``da`` at each filtering level k = 0, 1, … that holds data. In a merged sweep of several
+    depths the level dimension is positional (``level_index``) and padded with NaN beyond a
+    cell's own depth; those padded levels are left out."""
+    dim = next((d for d in ("level", "level_index") if d in da.dims), None)
+    if dim is None:
+        return [da]
+    out = [da.isel({dim: k}) for k in range(da.sizes[dim])]
+    return [lv for lv in out if bool(np.isfinite(lv.values).any())]

@@ -22,7 +22,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._common import cell_path, iter_cells, log_axis, main, mean_over, save_figure, step_values
+from ._common import (
+    cell_path,
+    iter_cells,
+    levels,
+    log_axis,
+    main,
+    mean_over,
+    save_figure,
+    step_values,
+)
 
 __all__ = ["plot"]
 
@@ -59,9 +68,9 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
     ax = axes[1, 0]
     if "ladder_test" in cell:
         da = cell["ladder_test"]
-        colours = plt.cm.viridis(np.linspace(0, 0.9, da.sizes.get("level", 1)))
-        for k in range(da.sizes.get("level", 1)):
-            level = da.isel(level=k) if "level" in da.dims else da
+        ladder = levels(da)
+        colours = plt.cm.viridis(np.linspace(0, 0.9, len(ladder)))
+        for k, level in enumerate(ladder):
             _line(ax, level, color=colours[k], lw=1.6, label=f"D_{k}")
         log_axis(ax, "y")
     ax.set_ylabel("D_k [nat]")

@@ -18,7 +18,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._common import cell_path, iter_cells, log_axis, main, mean_over, save_figure, step_values
+from ._common import (
+    cell_path,
+    iter_cells,
+    levels,
+    log_axis,
+    main,
+    mean_over,
+    save_figure,
+    step_values,
+)
 
 __all__ = ["plot"]
 
@@ -32,13 +41,13 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
     if "kl_oracle_time" in cell:
         da = cell["kl_oracle_time"]
         x = _t_frac(da)
-        levels = da.sizes.get("level", 1)
-        colours = plt.cm.viridis(np.linspace(0, 0.9, levels))
-        for k in range(1, levels):
-            y = mean_over(da.isel(level=k), ("t",)).values
+        ladder = levels(da)
+        colours = plt.cm.viridis(np.linspace(0, 0.9, len(ladder)))
+        for k in range(1, len(ladder)):
+            y = mean_over(ladder[k], ("t",)).values
             left.plot(x, y, color=colours[k], label=f"KL(BP_0 ‖ BP_{k})")
-        root = mean_over(da.isel(level=levels - 1), ("t",)).values
-        right.plot(x, root, "k--", lw=1, label=f"KL(BP_0 ‖ BP_{levels - 1})")
+        root = mean_over(ladder[-1], ("t",)).values
+        right.plot(x, root, "k--", lw=1, label=f"KL(BP_0 ‖ BP_{len(ladder) - 1})")
     if "kl_model_time" in cell:
         da = cell["kl_model_time"]
         dim, steps = step_values(da)

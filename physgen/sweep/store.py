@@ -260,12 +260,23 @@ class SweepStore:
         for ds in parts:
             ds.attrs.pop("history", None)
         try:
+            # "minimal": only variables that carry a grid dim are concatenated along it, so a
+            # cell-level variable is never broadcast over another cell's positional dims.
             merged = xr.combine_by_coords(
-                parts, compat="no_conflicts", join="outer", combine_attrs="drop_conflicts"
+                parts,
+                data_vars="minimal",
+                coords="minimal",
+                compat="no_conflicts",
+                join="outer",
+                combine_attrs="drop_conflicts",
             )
         except (ValueError, xr.MergeError) as exc:
             raise PhysgenError(f"cannot merge the cells of {self.root}: {exc}") from None
         merged = merged.transpose(*self.spec.dims, ...)
+        for var in merged.variables.values():
+            # the cells' on-disk encodings (e.g. int dtype of a coordinate the outer join padded
+            # with NaN) do not apply to the merged arrays
+            var.encoding = {}
         for name, (dim, values) in linked_coords(self.spec).items():
             label = name if name not in merged.variables else f"linked_{name}"
             merged = merged.assign_coords({label: (dim, list(values))})
