@@ -121,3 +121,35 @@ def test_a_live_lock_refuses_a_second_driver(tmp_path: Path) -> None:
         run_sweep(make(), out, cell_fn=toy_cell)
     (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 7}))
     assert len(run_sweep(make(), out, cell_fn=toy_cell, merge=False).computed) == 6
+
+
+def _cell_with_levels(cfg: Any) -> xr.Dataset:
+    """The stand-in cell plus a ladder over ``level`` whose length depends on the cell (as the
+    depth does in a real sweep)."""
+    ds = toy_cell(cfg)
+    n_levels = 2 + cfg.data.n_train // 10
+    ladder = np.arange(n_levels, dtype=float) + cfg.data.n_train
+    ds["ladder"] = ("level", ladder, {"long_name": "D_k", "units": "nat", "description": "x"})
+    return ds.assign_coords(
+        level=("level", np.arange(n_levels), {"long_name": "k", "units": "1", "description": "k"})
+    )
+
+
+def test_merge_of_cells_with_different_levels_keeps_each_variable_on_its_own_dims(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "sweep"
+    run_sweep(make(), out, cell_fn=_cell_with_levels)
+    ds = open_results(out / "results.nc")
+    # a cell-level onset is never broadcast over another variable's positional dimension
+    assert ds["tau_bias"].dims == ("n_train", "seed", "pair")
+    assert ds["ladder"].dims == ("n_train", "seed", "level_index")
+    for cell in resolve_cells(make()):
+        got = ds.sel(cell.coords)
+        want = _cell_with_levels(cell.config)
+        k = want.sizes["level"]
+        np.testing.assert_array_equal(got["ladder"].values[:k], want["ladder"].values)
+        assert np.isnan(got["ladder"].values[k:]).all()
+        # the level coordinate is padded with NaN, not cast to garbage integers
+        np.testing.assert_array_equal(got["level"].values[:k], np.arange(k))
+        assert np.isnan(got["level"].values[k:]).all()
