@@ -61,7 +61,7 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
     if "split_divergence" in cell:
         _line(ax, cell["split_divergence"], ("pair",), color="tab:red", lw=1, alpha=0.8)
         _line(ax, cell["split_divergence"], color="tab:red", lw=2.2, label="S, disjoint pairs")
-    if "seed_divergence" in cell:
+    if "seed_divergence" in cell and cell["seed_divergence"].size:
         _line(ax, cell["seed_divergence"], color="tab:gray", lw=2, ls="--", label="seed baseline")
     ax.set_ylabel("S [nat]")
     ax.set_title("sample-split divergence", fontsize=9)
