@@ -23,6 +23,7 @@ __all__ = [
     "CellRecorder",
     "NetworkPlan",
     "ProgressFn",
+    "network_coords",
     "plan_cell",
     "plan_networks",
     "sample_checkpoint_mask",
@@ -164,3 +165,28 @@ def train_networks(
             seed=plan.seed,
             callback=callback,
         )
+
+
+def network_coords(
+    steps: np.ndarray,
+    nets: list[NetworkPlan],
+    pairs: list[tuple[int, int]],
+    seed_pairs: list[tuple[int, int]],
+) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """The coordinates every cell shares: ``step``; ``network`` with its split, role, replicate
+    and seed; ``pair`` and ``seed_pair`` with the indices of their two networks."""
+    i64 = np.int64
+    return {
+        "step": (("step",), np.asarray(steps).astype(i64)),
+        "network": (("network",), np.arange(len(nets), dtype=i64)),
+        "split": (("network",), np.array([p.split for p in nets], dtype=i64)),
+        "role": (("network",), np.array([p.role for p in nets])),
+        "replicate": (("network",), np.array([p.replicate for p in nets], dtype=i64)),
+        "net_seed": (("network",), np.array([p.seed for p in nets], dtype=i64)),
+        "pair": (("pair",), np.arange(len(pairs), dtype=i64)),
+        "pair_a": (("pair",), np.array([a for a, _ in pairs], dtype=i64)),
+        "pair_b": (("pair",), np.array([b for _, b in pairs], dtype=i64)),
+        "seed_pair": (("seed_pair",), np.arange(len(seed_pairs), dtype=i64)),
+        "seed_pair_a": (("seed_pair",), np.array([a for a, _ in seed_pairs], dtype=i64)),
+        "seed_pair_b": (("seed_pair",), np.array([b for _, b in seed_pairs], dtype=i64)),
+    }

@@ -57,6 +57,7 @@ from physgen.experiments.plan import (
     CellRecorder,
     NetworkPlan,
     ProgressFn,
+    network_coords,
     plan_cell,
     plan_networks,
     sample_checkpoint_mask,
@@ -66,6 +67,27 @@ from physgen.experiments.schema import build_dataset, global_attrs
 from physgen.rng import spawn
 
 __all__ = ["NetworkPlan", "plan_networks", "run", "sample_checkpoint_mask"]
+
+
+_NETWORK_STEP_CURVES = (
+    "train_loss",
+    "test_loss",
+    "loss_total_train",
+    "loss_exact_train",
+    "loss_excess_train",
+    "loss_total_test",
+    "loss_exact_test",
+    "loss_excess_test",
+    "membership_auc",
+    "nn_divergence",
+    "nn_mean_gen",
+    "copy_fraction",
+    "memorised_fraction",
+    "memorised_fraction_se",
+    "valid_fraction",
+    "log_likelihood",
+)
+"""The per-network curves over checkpoints, shape (network, step)."""
 
 
 def _step_of(frac: float, T: int) -> int:
@@ -203,25 +225,7 @@ class _Recorder(CellRecorder):
             return np.full(shape, nan)
 
         self.curves: dict[str, np.ndarray] = {
-            name: full(n_net, n_step)
-            for name in (
-                "train_loss",
-                "test_loss",
-                "loss_total_train",
-                "loss_exact_train",
-                "loss_excess_train",
-                "loss_total_test",
-                "loss_exact_test",
-                "loss_excess_test",
-                "membership_auc",
-                "nn_divergence",
-                "nn_mean_gen",
-                "copy_fraction",
-                "memorised_fraction",
-                "memorised_fraction_se",
-                "valid_fraction",
-                "log_likelihood",
-            )
+            name: full(n_net, n_step) for name in _NETWORK_STEP_CURVES
         }
         self.curves["ladder_test"] = full(n_net, n_step, L1)
         self.curves["ladder_train"] = full(n_net, n_step, L1)
@@ -389,25 +393,7 @@ def _assemble(
     )
     pair_floor = np.array([(floors[a] + floors[b]) / 2 for a, b in pairs])
     data_vars: dict[str, tuple[tuple[str, ...], Any]] = {
-        name: (("network", "step"), c[name])
-        for name in (
-            "train_loss",
-            "test_loss",
-            "loss_total_train",
-            "loss_exact_train",
-            "loss_excess_train",
-            "loss_total_test",
-            "loss_exact_test",
-            "loss_excess_test",
-            "membership_auc",
-            "nn_divergence",
-            "nn_mean_gen",
-            "copy_fraction",
-            "memorised_fraction",
-            "memorised_fraction_se",
-            "valid_fraction",
-            "log_likelihood",
-        )
+        name: (("network", "step"), c[name]) for name in _NETWORK_STEP_CURVES
     }
     data_vars.update(
         {
@@ -453,18 +439,7 @@ def _assemble(
     )
     T = rec.schedule.T
     coords = {
-        "step": (("step",), steps.astype(np.int64)),
-        "network": (("network",), np.arange(len(nets), dtype=np.int64)),
-        "split": (("network",), np.array([p.split for p in nets], dtype=np.int64)),
-        "role": (("network",), np.array([p.role for p in nets])),
-        "replicate": (("network",), np.array([p.replicate for p in nets], dtype=np.int64)),
-        "net_seed": (("network",), np.array([p.seed for p in nets], dtype=np.int64)),
-        "pair": (("pair",), np.arange(len(pairs), dtype=np.int64)),
-        "pair_a": (("pair",), np.array([a for a, _ in pairs], dtype=np.int64)),
-        "pair_b": (("pair",), np.array([b for _, b in pairs], dtype=np.int64)),
-        "seed_pair": (("seed_pair",), np.arange(len(seed_pairs), dtype=np.int64)),
-        "seed_pair_a": (("seed_pair",), np.array([a for a, _ in seed_pairs], dtype=np.int64)),
-        "seed_pair_b": (("seed_pair",), np.array([b for _, b in seed_pairs], dtype=np.int64)),
+        **network_coords(steps, nets, pairs, seed_pairs),
         "level": (("level",), np.arange(rec.L + 1, dtype=np.int64)),
         "t": (("t",), rec.t_grid),
         "t_frac": (("t",), rec.t_grid / T),

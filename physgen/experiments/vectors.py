@@ -66,6 +66,7 @@ from physgen.experiments.plan import (
     CellRecorder,
     NetworkPlan,
     ProgressFn,
+    network_coords,
     plan_cell,
     train_networks,
 )
@@ -592,18 +593,7 @@ def _assemble(
         data_vars[name] = ((), float(theory[name]))
     T = rec.schedule.T
     coords = {
-        "step": (("step",), steps.astype(np.int64)),
-        "network": (("network",), np.arange(len(nets), dtype=np.int64)),
-        "split": (("network",), np.array([p.split for p in nets], dtype=np.int64)),
-        "role": (("network",), np.array([p.role for p in nets])),
-        "replicate": (("network",), np.array([p.replicate for p in nets], dtype=np.int64)),
-        "net_seed": (("network",), np.array([p.seed for p in nets], dtype=np.int64)),
-        "pair": (("pair",), np.arange(len(pairs), dtype=np.int64)),
-        "pair_a": (("pair",), np.array([a for a, _ in pairs], dtype=np.int64)),
-        "pair_b": (("pair",), np.array([b for _, b in pairs], dtype=np.int64)),
-        "seed_pair": (("seed_pair",), np.arange(len(seed_pairs), dtype=np.int64)),
-        "seed_pair_a": (("seed_pair",), np.array([a for a, _ in seed_pairs], dtype=np.int64)),
-        "seed_pair_b": (("seed_pair",), np.array([b for _, b in seed_pairs], dtype=np.int64)),
+        **network_coords(steps, nets, pairs, seed_pairs),
         "score_t": (("score_t",), rec.score_t),
         "score_t_frac": (("score_t",), rec.score_t / T),
         "clone_t": (("clone_t",), theory["clone_t"]),
