@@ -38,14 +38,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir as llvm_ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 __all__ = ["bp_leaf_marginals", "parse_trees", "sample_trees"]
 
 # Samples per parallel work item: scratch arrays are allocated once per chunk, not per sample.
 _CHUNK = 64
-# Samples propagated together by BP, the innermost axis of its messages (SIMD over samples).
-_LANES = 8
+# Samples propagated together by BP, the innermost axis of its messages (SIMD over samples);
+# 32 lanes = 8 AVX2 vectors per loop, enough to amortise the runtime alias checks.
+_LANES = 32
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -142,15 +145,39 @@ def sample_trees(
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238
 _LN2_LO = 1.9082149292705877e-10
+_EXP_SHIFT = 1023.0 + 2.0**52
 _EXP_TAYLOR = np.array([1.0 / math.factorial(m) for m in range(13, -1, -1)])
-_POW2_NEG = 2.0 ** -np.arange(1023.0)
+
+
+@intrinsic
+def _int_bits_to_float(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (a bitcast)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _float_to_int_bits(typingctx, val):
+    """The IEEE-754 bit pattern of the float64 ``val`` as an int64 (a bitcast)."""
+    if not isinstance(val, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.IntType(64))
+
+    return types.int64(types.float64), codegen
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _exp_nonpositive(buf: np.ndarray) -> None:
-    """``buf = exp(buf)`` in place for a 2-d array of values ≤ 0 (or -inf); below -708 the
-    result is 0 (a relative weight under 1e-307 next to the leaf's maximum, which is 1)."""
-    flat = buf.reshape(-1)
+def _exp_nonpositive(flat: np.ndarray) -> None:
+    """``flat = exp(flat)`` in place for a 1-d array of values ≤ 0 (or -inf); below -708 the
+    result is 0 (a relative weight under 1e-307 next to the leaf's maximum, which is 1). The
+    scale :math:`2^k` is built from its exponent bits, so the loop vectorises."""
     for idx in range(flat.shape[0]):
         xv = flat[idx]
         xc = max(xv, -708.0)
@@ -159,7 +186,10 @@ def _exp_nonpositive(buf: np.ndarray) -> None:
         poly = _EXP_TAYLOR[0]
         for m in range(1, 14):
             poly = poly * r + _EXP_TAYLOR[m]
-        val = poly * _POW2_NEG[int(-kf)]
+        # kf + 1023 sits in the low mantissa bits of kf + 1023 + 2^52; << 52 makes it the
+        # exponent of 2^kf (no float-to-int conversion, which AVX2 cannot vectorise)
+        scale = _int_bits_to_float(_float_to_int_bits(kf + _EXP_SHIFT) << 52)
+        val = poly * scale
         flat[idx] = val if xv >= -708.0 else 0.0
 
 
@@ -204,13 +234,15 @@ def bp_leaf_marginals(
     k: int,
     out: np.ndarray,
     log_z: np.ndarray,
-) -> None:
+) -> int:
     """Leaf posterior marginals of the k-filtered tree under leaf log-evidence ``coef[i] * x[i]``.
 
     ``x`` (n, N, q) float64 (entries may be -inf when ``coef`` is 1, each leaf needs a finite
     one); ``coef`` (n,); ``child`` (R, s) int64; ``prob`` (R,); ``log_prior`` (q,) root
     log-prior; ``t_mat`` (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes
-    ``out`` (n, N, q) and ``log_z`` (n,) = log Σ_x0 p_k(x0) exp(Σ_i h_i(x0_i)).
+    ``out`` (n, N, q) and ``log_z`` (n,) = log Σ_x0 p_k(x0) exp(Σ_i h_i(x0_i)). Returns the
+    number of non-finite entries of ``x`` (counted on the way, so a caller that needs finite
+    input does not have to scan it first).
 
     Samples are processed ``_LANES`` at a time with the lane as the innermost (contiguous) axis
     of the messages, so the products of the sweeps run as SIMD over samples; padding lanes of
@@ -223,19 +255,28 @@ def bp_leaf_marginals(
     while s**depth < n_leaves:
         depth += 1
     n_k = s**k
+    # fewer lanes for large trees, so that the messages u, v stay within ~512 KiB (L2)
     B = _LANES
+    while B > 8 and 2 * n_nodes * q * B * 8 > 1 << 19:
+        B //= 2
     n_chunks = (n + _CHUNK - 1) // _CHUNK
+    # rules sorted (stably) by their child c, for the downward sweep of a binary tree
+    by_child = np.empty((s, child.shape[0]), dtype=np.int64)
+    for c in range(s):
+        by_child[c] = np.argsort(child[:, c], kind="mergesort")
+    n_bad = np.zeros(n_chunks, dtype=np.int64)
     for ch in prange(n_chunks):
         u = np.empty((n_nodes, q, B))
         v = np.empty((n_nodes, q, B))
         log_m = np.empty((n_k, q, B))
         prefix = np.empty((n_k + 1, q, B))
-        lane_tmp = np.empty((5, B))
+        lane_tmp = np.empty((6, B))
         acc = np.empty(((s + 1) * q, B))
-        leaf_buf = np.empty((n_leaves, q))
+        dead = np.empty(B, dtype=np.bool_)
         for i0 in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK), B):
-            _bp_block(x, coef, child, prob, log_prior, t_mat, k, out, log_z, i0, depth,
-                      u, v, log_m, prefix, lane_tmp, acc, leaf_buf)  # fmt: skip
+            n_bad[ch] += _bp_block(x, coef, child, prob, log_prior, t_mat, k, out, log_z, i0,
+                                   depth, u, v, log_m, prefix, lane_tmp, acc, dead, by_child)  # fmt: skip
+    return n_bad.sum()
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -257,73 +298,100 @@ def _bp_block(
     prefix: np.ndarray,
     lane_tmp: np.ndarray,
     acc: np.ndarray,
-    leaf_buf: np.ndarray,
-) -> None:
-    """BP for the ``_LANES`` samples from ``i0`` (see :func:`bp_leaf_marginals`); the other
+    dead: np.ndarray,
+    by_child: np.ndarray,
+) -> int:
+    """BP for the ``lanes`` samples from ``i0`` (see :func:`bp_leaf_marginals`); the other
     arguments are scratch: messages ``u``, ``v`` (n_nodes, q, lanes), ``log_m``, ``prefix``
-    (s^k [+1], q, lanes), ``lane_tmp`` (5, lanes), ``acc`` ((s + 1) q, lanes), ``leaf_buf``
-    (N, q)."""
+    (s^k [+1], q, lanes), ``lane_tmp`` (6, lanes), ``acc`` ((s + 1) q, lanes), ``dead``
+    (lanes,) bool; ``by_child`` (s, R) the rules stably sorted by child c. Returns the number
+    of non-finite entries of ``x`` in the block.
+
+    The number of lanes is read from ``u`` (not a compile-time constant), so LLVM keeps the
+    lane loops as loops and vectorises them behind runtime alias checks instead of unrolling
+    them into scalar code."""
     n, n_leaves, q = x.shape
     n_rules, s = child.shape
     q_eff = n_rules // q
     n_nodes = (n_leaves * s - 1) // (s - 1)
     leaf0 = n_nodes - n_leaves
-    n_k = s**k
+    n_k = 1
+    for _ in range(k):
+        n_k *= s
     off_k = (n_k - 1) // (s - 1)
-    B = _LANES
+    B = u.shape[2]
     nb = min(B, n - i0)
     tmp = lane_tmp[0]
     zs = lane_tmp[1]
     zinv = lane_tmp[4]
     lz = lane_tmp[2]
     zp = lane_tmp[3]
+    hmax = lane_tmp[5]
     suffix = acc[s * q :]
     for lane in range(B):
         lz[lane] = 0.0
         zp[lane] = 1.0
+        dead[lane] = False
         for a in range(q):
             suffix[a, lane] = 0.0
-    dead = np.zeros(B, dtype=np.bool_)
 
-    # Leaves: ψ = softmax(h) per sample (a contiguous row of x); log normaliser split into lz
-    # (the maxima) and zp (running product of the sums, each in [1, q]).
-    for lane in range(B):
-        if lane >= nb:
-            for p in range(leaf0, n_nodes):
-                for a in range(q):
-                    u[p, a, lane] = 1.0 / q
-            continue
+    # Leaves: ψ = softmax(h) per sample; the log normaliser is split into lz (the maxima) and
+    # zp (running product of the sums, each in [1, q]). The fields go straight into the leaf
+    # rows of u (lane innermost), so the maxima, the exponential and the sums run over lanes.
+    n_bad = 0
+    for lane in range(nb):
         i = i0 + lane
         ci = coef[i]
         for j in range(n_leaves):
-            hmax = -np.inf
             for a in range(q):
-                h = ci * x[i, j, a]
-                leaf_buf[j, a] = h
-                hmax = max(hmax, h)
+                xv = x[i, j, a]
+                if not np.isfinite(xv):
+                    n_bad += 1
+                u[leaf0 + j, a, lane] = ci * xv
+    for lane in range(nb, B):
+        for p in range(leaf0, n_nodes):
             for a in range(q):
-                leaf_buf[j, a] -= hmax
-            lz[lane] += hmax
-        _exp_nonpositive(leaf_buf)
-        for j in range(n_leaves):
-            p = leaf0 + j
-            z = 0.0
-            for a in range(q):
-                z += leaf_buf[j, a]
-            inv = 1.0 / z
-            for a in range(q):
-                u[p, a, lane] = leaf_buf[j, a] * inv
-            zp[lane] *= z
-            if zp[lane] > 1e200:
-                lz[lane] += np.log(zp[lane])
-                zp[lane] = 1.0
+                u[p, a, lane] = 0.0
+    for p in range(leaf0, n_nodes):
+        for lane in range(B):
+            hmax[lane] = -np.inf
+        for a in range(q):
+            for lane in range(B):
+                hmax[lane] = max(hmax[lane], u[p, a, lane])
+        for a in range(q):
+            for lane in range(B):
+                u[p, a, lane] -= hmax[lane]
+        for lane in range(B):
+            lz[lane] += hmax[lane]
+    _exp_nonpositive(u[leaf0:].reshape(-1))
+    for p in range(leaf0, n_nodes):
+        _normalise(u, p, zs, zinv, dead)
+        for lane in range(B):
+            zp[lane] *= zs[lane]
+        _rescale(lz, zp)
 
-    # Upward sweep to level k.
-    for d in range(depth - 1, k - 1, -1):
-        first = (s**d - 1) // (s - 1)
-        for p in range(first, first + s**d):
+    # Upward sweep to level k; level d holds n_lvl = s^d nodes from ``first``.
+    n_lvl = n_leaves // s
+    first = (n_lvl - 1) // (s - 1)
+    for _ in range(depth - 1, k - 1, -1):
+        for p in range(first, first + n_lvl):
             c0 = s * p + 1
             for a in range(q):
+                if s == 2:
+                    # the first rule initialises the sum (0 + x = x), sparing a memset call
+                    r = a * q_eff
+                    pr = prob[r]
+                    b0 = child[r, 0]
+                    b1 = child[r, 1]
+                    for lane in range(B):
+                        u[p, a, lane] = pr * u[c0, b0, lane] * u[c0 + 1, b1, lane]
+                    for r in range(a * q_eff + 1, (a + 1) * q_eff):
+                        pr = prob[r]
+                        b0 = child[r, 0]
+                        b1 = child[r, 1]
+                        for lane in range(B):
+                            u[p, a, lane] += pr * u[c0, b0, lane] * u[c0 + 1, b1, lane]
+                    continue
                 for lane in range(B):
                     u[p, a, lane] = 0.0
                 for r in range(a * q_eff, (a + 1) * q_eff):
@@ -342,8 +410,143 @@ def _bp_block(
             for lane in range(B):
                 zp[lane] *= zs[lane]
             _rescale(lz, zp)
+        n_lvl //= s
+        first -= n_lvl
 
-    # Level k: channels to the root, root belief and cavities, in log space (exact zeros).
+    if k == 0:
+        # Root of the unfiltered model: Z_root = Σ_a π(a) u_0(a), and the downward message
+        # of the root is the prior itself (exact zeros stay zeros).
+        pmax = -np.inf
+        for a in range(q):
+            pmax = max(pmax, log_prior[a])
+        for a in range(q):
+            w = np.exp(log_prior[a] - pmax)
+            for lane in range(B):
+                v[0, a, lane] = w
+        _normalise(v, 0, zs, zinv, dead)
+        if pmax == -np.inf:
+            for lane in range(B):
+                dead[lane] = True
+        for lane in range(B):
+            tmp[lane] = 0.0
+        for a in range(q):
+            for lane in range(B):
+                tmp[lane] += v[0, a, lane] * u[0, a, lane]
+        for lane in range(B):
+            if tmp[lane] == 0.0:
+                dead[lane] = True
+            else:
+                lz[lane] += np.log(tmp[lane]) + pmax + np.log(zs[lane])
+    else:
+        _level_k(u, v, log_m, prefix, suffix, tmp, zs, zinv, lz, dead, log_prior, t_mat, off_k)
+
+    # Downward sweep below level k.
+    first = off_k
+    n_lvl = n_k
+    for _ in range(k, depth):
+        for p in range(first, first + n_lvl):
+            c0 = s * p + 1
+            if s == 2:
+                # the binary tree of the paper: child c sums M_r v_p(a_r) u_{other}(child[r, 1-c])
+                # over the rules with child[r, c] = b, visited in rule order (``by_child``), the
+                # first one assigning, so no row has to be zeroed first
+                for c in range(2):
+                    co = c0 + 1 - c
+                    idx = 0
+                    for b in range(q):
+                        first_rule = True
+                        while idx < n_rules and child[by_child[c, idx], c] == b:
+                            r = by_child[c, idx]
+                            pr = prob[r]
+                            a = r // q_eff
+                            bo = child[r, 1 - c]
+                            if first_rule:
+                                for lane in range(B):
+                                    v[c0 + c, b, lane] = pr * v[p, a, lane] * u[co, bo, lane]
+                                first_rule = False
+                            else:
+                                for lane in range(B):
+                                    v[c0 + c, b, lane] += pr * v[p, a, lane] * u[co, bo, lane]
+                            idx += 1
+                        if first_rule:
+                            for lane in range(B):
+                                v[c0 + c, b, lane] = 0.0
+                    _normalise(v, c0 + c, zs, zinv, dead)
+                continue
+            # Child c collects M_r v_p(a_r) Π_{c'≠c} u_{c'} in acc rows c q … c q + q - 1.
+            for b in range(s * q):
+                for lane in range(B):
+                    acc[b, lane] = 0.0
+            for r in range(n_rules):
+                pr = prob[r]
+                a = r // q_eff
+                for c in range(s):
+                    for lane in range(B):
+                        tmp[lane] = pr * v[p, a, lane]
+                    for c2 in range(s):
+                        if c2 != c:
+                            b2 = child[r, c2]
+                            for lane in range(B):
+                                tmp[lane] *= u[c0 + c2, b2, lane]
+                    b = c * q + child[r, c]
+                    for lane in range(B):
+                        acc[b, lane] += tmp[lane]
+            for c in range(s):
+                for b in range(q):
+                    for lane in range(B):
+                        v[c0 + c, b, lane] = acc[c * q + b, lane]
+                _normalise(v, c0 + c, zs, zinv, dead)
+        first += n_lvl
+        n_lvl *= s
+
+    # Leaf marginals μ ∝ ψ v.
+    for lane in range(nb):
+        i = i0 + lane
+        if not dead[lane]:
+            for j in range(n_leaves):
+                p = leaf0 + j
+                z = 0.0
+                for a in range(q):
+                    w = u[p, a, lane] * v[p, a, lane]
+                    out[i, j, a] = w
+                    z += w
+                if z == 0.0:
+                    dead[lane] = True
+                    break
+                inv = 1.0 / z
+                for a in range(q):
+                    out[i, j, a] *= inv
+        if dead[lane]:
+            log_z[i] = -np.inf
+            for j in range(n_leaves):
+                for a in range(q):
+                    out[i, j, a] = np.nan
+        else:
+            log_z[i] = lz[lane] + np.log(zp[lane])
+    return n_bad
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _level_k(
+    u: np.ndarray,
+    v: np.ndarray,
+    log_m: np.ndarray,
+    prefix: np.ndarray,
+    suffix: np.ndarray,
+    tmp: np.ndarray,
+    zs: np.ndarray,
+    zinv: np.ndarray,
+    lz: np.ndarray,
+    dead: np.ndarray,
+    log_prior: np.ndarray,
+    t_mat: np.ndarray,
+    off_k: int,
+) -> None:
+    """Level k > 0 of a filtered model: channels to the root, root belief and cavities, in log
+    space (exact zeros); writes the level-k downward messages ``v`` and adds log Z_root to
+    ``lz``."""
+    n_k, q = t_mat.shape[0], t_mat.shape[1]
+    B = u.shape[2]
     for a in range(q):
         for lane in range(B):
             prefix[0, a, lane] = 0.0
@@ -401,70 +604,6 @@ def _bp_block(
                     for lane in range(B):
                         v[p, b, lane] += t * prefix[j, a, lane]
         _normalise(v, p, zs, zinv, dead)
-
-    # Downward sweep below level k.
-    for d in range(k, depth):
-        first = (s**d - 1) // (s - 1)
-        for p in range(first, first + s**d):
-            c0 = s * p + 1
-            # Child c collects M_r v_p(a_r) Π_{c'≠c} u_{c'} in acc rows c q … c q + q - 1, apart
-            # from the messages being read, so the lane loops vectorise.
-            for b in range(s * q):
-                for lane in range(B):
-                    acc[b, lane] = 0.0
-            for r in range(n_rules):
-                pr = prob[r]
-                a = r // q_eff
-                b0 = child[r, 0]
-                b1 = child[r, 1]
-                if s == 2:
-                    # the binary tree of the paper: both children from one product each
-                    for lane in range(B):
-                        w = pr * v[p, a, lane]
-                        acc[b0, lane] += w * u[c0 + 1, b1, lane]
-                        acc[q + b1, lane] += w * u[c0, b0, lane]
-                    continue
-                for c in range(s):
-                    for lane in range(B):
-                        tmp[lane] = pr * v[p, a, lane]
-                    for c2 in range(s):
-                        if c2 != c:
-                            b2 = child[r, c2]
-                            for lane in range(B):
-                                tmp[lane] *= u[c0 + c2, b2, lane]
-                    b = c * q + child[r, c]
-                    for lane in range(B):
-                        acc[b, lane] += tmp[lane]
-            for c in range(s):
-                for b in range(q):
-                    for lane in range(B):
-                        v[c0 + c, b, lane] = acc[c * q + b, lane]
-                _normalise(v, c0 + c, zs, zinv, dead)
-
-    # Leaf marginals μ ∝ ψ v.
-    for lane in range(nb):
-        i = i0 + lane
-        if not dead[lane]:
-            for j in range(n_leaves):
-                p = leaf0 + j
-                z = 0.0
-                for a in range(q):
-                    w = u[p, a, lane] * v[p, a, lane]
-                    out[i, j, a] = w
-                    z += w
-                if z == 0.0:
-                    dead[lane] = True
-                    break
-                inv = 1.0 / z
-                for a in range(q):
-                    out[i, j, a] *= inv
-        if dead[lane]:
-            log_z[i] = -np.inf
-            for j in range(n_leaves):
-                for a in range(q):
-                    out[i, j, a] = np.nan
-        else:
-            log_z[i] = lz[lane] + np.log(zp[lane])
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

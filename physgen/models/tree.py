@@ -343,13 +343,14 @@ class TreeGrammar(DataModel):
             )
         return np.ascontiguousarray(a)
 
-    def _bp(self, x: np.ndarray, coef: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _bp(self, x: np.ndarray, coef: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Marginals, log Z and the number of non-finite entries of ``x``."""
         out = np.empty_like(x)
         log_z = np.empty(x.shape[0])
-        bp_leaf_marginals(
+        n_bad = bp_leaf_marginals(
             x, coef, self._child, self._prob, self._log_prior, self.channels(k), k, out, log_z
         )
-        return out, log_z
+        return out, log_z, int(n_bad)
 
     def posterior(
         self, log_evidence: np.ndarray, filtered_levels: int | None = None
@@ -367,7 +368,7 @@ class TreeGrammar(DataModel):
             raise PhysgenError("log_evidence must not contain NaN or +inf")
         if h.size and not np.isfinite(h.max(axis=-1)).all():
             raise PhysgenError("log_evidence needs a finite entry at every leaf")
-        return self._bp(h, np.ones(h.shape[0]), self._level(filtered_levels))
+        return self._bp(h, np.ones(h.shape[0]), self._level(filtered_levels))[:2]
 
     def denoise(
         self, x_t: np.ndarray, alpha_bar: float | np.ndarray, filtered_levels: int | None = None
@@ -379,18 +380,23 @@ class TreeGrammar(DataModel):
         evidence is a δ on the argmax of ``x_t``.
         """
         x = self._check_x(x_t, "x_t")
-        # min/max propagate NaN and see ±inf without a temporary array the size of x_t
-        if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
-            raise PhysgenError("x_t must be finite")
         ab = as_alpha_bar(alpha_bar, x.shape[0])
         clean = ab == 1.0
         coef = np.sqrt(ab) / np.where(clean, 1.0, 1.0 - ab)
         if clean.any():
+            # min/max propagate NaN and see ±inf without a temporary array the size of x_t
+            if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
+                raise PhysgenError("x_t must be finite")
             x = x.copy()  # never write into the caller's array
             xc = x[clean]
             x[clean] = np.where(xc == xc.max(axis=-1, keepdims=True), 0.0, -np.inf)
             coef[clean] = 1.0
-        return self._bp(x, coef, self._level(filtered_levels))[0]
+            return self._bp(x, coef, self._level(filtered_levels))[0]
+        # the kernel counts the non-finite entries as it reads x_t (no extra pass over it)
+        out, _, n_bad = self._bp(x, coef, self._level(filtered_levels))
+        if n_bad:
+            raise PhysgenError("x_t must be finite")
+        return out
 
     def denoise_masked(
         self, tokens: np.ndarray, mask: np.ndarray, filtered_levels: int | None = None
