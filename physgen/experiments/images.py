@@ -152,7 +152,7 @@ class _Recorder(CellRecorder):
     """Frozen inputs and per-network records of one image cell."""
 
     def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
-        from physgen.metrics import frozen_noise, memorisation_floor, memorised_fraction
+        from physgen.metrics import frozen_noise
 
         m = cfg.metrics
         super().__init__(cfg, cell)
@@ -191,10 +191,7 @@ class _Recorder(CellRecorder):
         from physgen.metrics.images import nearest_neighbours
 
         for s in {p.split for p in nets}:
-            frac, se = memorised_fraction(
-                fresh, self.train[s], seed=spawn(self.sample_seed, 1), metric="euclidean"
-            )
-            self.floor[s] = memorisation_floor(frac, se)
+            self.floor[s] = self.fresh_floor(fresh, self.train[s], metric="euclidean")
             self.nn_test[s] = float(np.mean(nearest_neighbours(fresh, self.train[s])[1][:, 0]))
 
         n_net, n_step = len(nets), steps.size

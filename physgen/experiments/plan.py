@@ -101,6 +101,16 @@ class CellRecorder:
         self.eval_seed = spawn(cfg.seed, LABEL_EVAL)
         self.sample_seed = spawn(cfg.seed, LABEL_SAMPLE)
 
+    def fresh_floor(self, fresh: np.ndarray, train: np.ndarray, metric: str = "hamming") -> float:
+        """Chance level of the memorised fraction: that of ``fresh`` true samples against one
+        training split ``train``, plus two bootstrap standard errors
+        (:func:`physgen.metrics.memorisation_floor`)."""
+        from physgen.metrics import memorisation_floor, memorised_fraction
+        from physgen.rng import spawn
+
+        frac, se = memorised_fraction(fresh, train, seed=spawn(self.sample_seed, 1), metric=metric)
+        return memorisation_floor(frac, se)
+
 
 @dataclass(frozen=True)
 class CellPlan:

@@ -316,12 +316,7 @@ class _Recorder(CellRecorder):
     def memorisation_floors(self) -> np.ndarray:
         """Per network: the memorised fraction of fresh true samples against its training split
         plus two bootstrap standard errors (:func:`physgen.metrics.memorisation_floor`)."""
-        from physgen.metrics import memorisation_floor, memorised_fraction
-
-        floors = {}
-        for split, tokens in self.train_tokens.items():
-            frac, se = memorised_fraction(self.fresh, tokens, seed=spawn(self.sample_seed, 1))
-            floors[split] = memorisation_floor(frac, se)
+        floors = {s: self.fresh_floor(self.fresh, x) for s, x in self.train_tokens.items()}
         return np.array([floors[p.split] for p in self.nets])
 
 

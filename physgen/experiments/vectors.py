@@ -243,7 +243,7 @@ class _Recorder(CellRecorder):
     """Frozen inputs, exact references and the per-network curves of one vector cell."""
 
     def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
-        from physgen.metrics import frozen_noise, memorisation_floor, memorised_fraction
+        from physgen.metrics import frozen_noise
         from physgen.models import Empirical
 
         m = cfg.metrics
@@ -281,12 +281,9 @@ class _Recorder(CellRecorder):
             for s, x in self.train.items()
         }
         fresh = test[: min(m.n_generate, len(test))]
-        self.floor = {}
-        for s, x in self.train.items():
-            frac, se = memorised_fraction(
-                fresh, x, seed=spawn(self.sample_seed, 1), metric="euclidean"
-            )
-            self.floor[s] = memorisation_floor(frac, se)
+        self.floor = {
+            s: self.fresh_floor(fresh, x, metric="euclidean") for s, x in self.train.items()
+        }
 
         n_net, n_step, n_t = len(nets), steps.size, self.score_t.size
         self.curves = {
