@@ -1,12 +1,15 @@
-"""Phase diagram of bias onset: τ_bias, τ_test and τ_mem against the training-set size.
+"""Phase diagram of the onsets against the training-set size, for any model.
 
-One panel per tree depth (``depth`` grid dimension, when swept). In each panel, for every value
-of the x axis (``n_train`` when swept, else the first grid dimension), the mean over pairs (and
-over any other grid dimension, treated as replicates) of each onset, with its min–max spread as
-error bars and the single pairs as dots. The band between τ_bias and τ_test — the *biased
-generalisation* phase, where the test loss still falls while the two models of a pair already
-drift toward their own training sets — is shaded. Steps on a log axis; NaN (not reached) onsets
-are left out.
+Every per-pair onset the file holds is drawn: τ_bias, τ_test, τ_mem (trees), τ_cos (images),
+τ_gen and τ_closer (Gaussian mixtures). One panel per value of the second grid dimension
+(``depth`` for trees, ``dim`` for mixtures; none when only one dimension is swept). In each
+panel, for every value of the x axis (``n_train`` when swept, else the first grid dimension),
+the mean over pairs (and over any further grid dimension, treated as replicates) of each onset,
+with its min–max spread as error bars and the single pairs as dots. The band between the bias
+onset (τ_bias, or τ_cos for images) and τ_test — the *biased generalisation* phase, where the
+test loss still falls while the two models of a pair already drift toward their own training
+sets — is shaded; for mixtures, the generalisation window [τ_gen, τ_mem]. Steps on a log axis;
+NaN (not reached) onsets are left out.
 """
 
 from __future__ import annotations
@@ -23,14 +26,36 @@ import xarray as xr
 
 from ._common import grid_dims, log_axis, main, save_figure
 
-__all__ = ["ONSETS", "plot"]
+__all__ = ["BANDS", "ONSETS", "onsets_in", "panel_dim", "plot"]
 
-#: (variable, label, colour, marker)
+#: (variable, label, colour, marker), in drawing order
 ONSETS = (
+    ("tau_gen", "τ_gen (close to population score)", "tab:green", "D"),
     ("tau_bias", "τ_bias (argmin S)", "tab:red", "o"),
+    ("tau_cos", "τ_cos (argmin coupled-sample distance)", "tab:red", "o"),
     ("tau_test", "τ_test (test-loss min)", "tab:blue", "s"),
+    ("tau_closer", "τ_closer (closer to empirical score)", "tab:olive", "v"),
     ("tau_mem", "τ_mem (memorisation)", "tab:purple", "^"),
 )
+
+#: (lower onset, upper onset, label) of the shaded bands, drawn when both are in the file
+BANDS = (
+    ("tau_bias", "tau_test", "biased phase"),
+    ("tau_cos", "tau_test", "biased phase"),
+    ("tau_gen", "tau_mem", "generalisation window"),
+)
+
+
+def onsets_in(ds: xr.Dataset) -> list[str]:
+    """The per-pair onsets of :data:`ONSETS` present in ``ds`` (those with a ``pair`` dimension)."""
+    return [name for name, *_ in ONSETS if name in ds and "pair" in ds[name].dims]
+
+
+def panel_dim(ds: xr.Dataset, x: str) -> str | None:
+    """The grid dimension drawn as one panel per value: ``depth`` when swept, else the first
+    grid dimension other than ``x`` with more than one value."""
+    others = [d for d in grid_dims(ds) if d != x and ds.sizes[d] > 1]
+    return "depth" if "depth" in others else (others[0] if others else None)
 
 
 def _replicates(da: xr.DataArray, x: str) -> np.ndarray:
@@ -46,10 +71,11 @@ def plot(ds: xr.Dataset, out: Path) -> list[Path]:
     out = Path(out)
     dims = grid_dims(ds)
     x = "n_train" if "n_train" in dims else (dims[0] if dims else None)
-    panel = "depth" if "depth" in dims and x != "depth" else None
     if x is None:
         ds = ds.expand_dims(cell=[0])
         x = "cell"
+    panel = panel_dim(ds, x)
+    drawn = onsets_in(ds)
     panels = list(ds[panel].values) if panel else [None]
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.2 * len(panels) + 0.6, 3.8), squeeze=False, sharey=True
@@ -61,7 +87,7 @@ def plot(ds: xr.Dataset, out: Path) -> list[Path]:
         sub = ds.sel({panel: value}) if panel else ds
         means = {}
         for name, label, colour, marker in ONSETS:
-            if name not in sub:
+            if name not in drawn:
                 continue
             reps = _replicates(sub[name], x)
             with warnings.catch_warnings():
@@ -83,17 +109,20 @@ def plot(ds: xr.Dataset, out: Path) -> list[Path]:
                 capsize=3,
                 label=label,
             )
-        if "tau_bias" in means and "tau_test" in means:
-            ok = ~np.isnan(means["tau_bias"]) & ~np.isnan(means["tau_test"])
+        for lower, upper, band in BANDS:
+            if lower not in means or upper not in means:
+                continue
+            lo_m, hi_m = means[lower], means[upper]
+            ok = ~np.isnan(lo_m) & ~np.isnan(hi_m)
             ax.fill_between(
                 xpos,
-                means["tau_bias"],
-                means["tau_test"],
-                where=ok & (means["tau_bias"] < means["tau_test"]),
+                lo_m,
+                hi_m,
+                where=ok & (lo_m < hi_m),
                 color="tab:orange",
                 alpha=0.18,
                 interpolate=True,
-                label="biased phase",
+                label=band,
             )
         log_axis(ax, "y")
         if numeric and xpos.min() > 0 and xpos.max() / xpos.min() >= 4:

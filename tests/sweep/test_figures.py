@@ -54,6 +54,40 @@ def test_phase_diagram_has_one_panel_per_depth(tmp_path: Path) -> None:
     assert width > 1.8 * height  # two panels side by side
 
 
+def mixture_like() -> xr.Dataset:
+    """A Gaussian-mixture sweep: grid (n_train, dim), onsets tau_gen / tau_mem / tau_closer."""
+    rng = np.random.default_rng(1)
+    n, dim = np.array([8, 16, 32, 64]), np.array([4, 8])
+    shape = (4, 2, 1)
+    attrs = {"units": "step", "long_name": "-", "description": "-"}
+    dims = ("n_train", "dim", "pair")
+    return xr.Dataset(
+        {
+            "tau_gen": (dims, rng.uniform(10, 20, shape), attrs),
+            "tau_mem": (dims, 30.0 * n[:, None, None] * np.ones(shape), attrs),
+            "tau_closer": (dims, 60.0 * n[:, None, None] * np.ones(shape), attrs),
+            "tau_gen_net": (("n_train", "dim", "network"), rng.uniform(10, 20, (4, 2, 2)), attrs),
+        },
+        coords={"n_train": n, "dim": dim, "pair": [0]},
+        attrs={"title": "mixture", "sweep_dims": json.dumps(["n_train", "dim"])},
+    )
+
+
+def test_phase_diagram_draws_the_onsets_of_any_model(tmp_path: Path) -> None:
+    module = load_figure_module("phase_diagram")
+    ds = mixture_like()
+    assert module.onsets_in(ds) == ["tau_gen", "tau_closer", "tau_mem"]  # not the per-net ones
+    assert module.panel_dim(ds, "n_train") == "dim"
+    assert module.panel_dim(ds.isel(dim=[0]), "n_train") is None
+    (path,) = module.plot(ds, tmp_path / "phase.png")
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert width > 1.8 * height  # one panel per dimension d
+    images = merged().rename(tau_bias="tau_cos")
+    assert module.onsets_in(images) == ["tau_cos", "tau_test", "tau_mem"]
+
+
 def test_draw_figures_skips_what_the_file_lacks(tmp_path: Path) -> None:
     paths = draw_figures(merged(), tmp_path, kinds=("phase_diagram", "kl_time"))
     assert [p.name for p in paths] == ["phase_diagram.png"]  # no KL curves in this file
