@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from physgen.experiments.images import image_onsets, plot_quadruplets
+from physgen.experiments.images import IMAGE_NN_FACTOR, image_onsets, plot_quadruplets
 
 FIG = Path("docs/figures")
 
@@ -66,81 +66,118 @@ def main() -> None:
         recompute_onsets(ds)
     )
     FIG.mkdir(parents=True, exist_ok=True)
-    print("| n | pair | tau_cos | tau_test | tau_mem | tau_cos < tau_test |")
-    print("|---|---|---|---|---|---|")
+    print_onsets(ds)
+    print_eps_similarity(ds)
+    curves = plot_curves(ds, FIG / "digits_curves.png")
+    quads = plot_quadruplets(ds.isel(n_train=-1), FIG / "digits_quadruplets.png")
+    print(f"\nfigures: {curves}, {quads}")
+
+
+def image_mask(c: xr.Dataset, a: int, b: int) -> np.ndarray:
+    """Checkpoints at which both networks generate images (the rule of
+    :func:`physgen.experiments.images.image_onsets`): where ``tau_cos`` may fall."""
+    nn, test = c.nn_distance.values, c.nn_distance_test.values
+    return (nn[a] <= IMAGE_NN_FACTOR * test[a]) & (nn[b] <= IMAGE_NN_FACTOR * test[b])
+
+
+def first_image_step(c: xr.Dataset, a: int, b: int) -> float:
+    """The first checkpoint of :func:`image_mask` (NaN when there is none)."""
+    ok = image_mask(c, a, b)
+    return float(c.step.values[ok][0]) if ok.any() else np.nan
+
+
+def print_onsets(ds: xr.Dataset) -> None:
+    """Per cell and pair: the onsets, the first digit-like checkpoint, the cosine distance at
+    ``tau_cos`` and at the end, and the verdict ``tau_cos < tau_test``."""
+    print(
+        "| n | pair | first digit-like step | tau_cos | tau_test | tau_mem "
+        "| cos dist. at tau_cos -> end | tau_cos < tau_test |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for j, n in enumerate(ds.n_train.values):
         c = ds.isel(n_train=j)
         for p in c.pair.values:
+            a, b = int(c.pair_a.sel(pair=p)), int(c.pair_b.sel(pair=p))
             tc, tt, tm = (float(c[k].sel(pair=p)) for k in ("tau_cos", "tau_test", "tau_mem"))
+            cos = c.cos_distance.sel(pair=p)
+            at = f"{float(cos.sel(step=tc)):.3f}" if np.isfinite(tc) else "-"
+            end = f"{float(cos.isel(step=-1)):.3f}"
             verdict = (
                 "yes"
                 if tc < tt
                 else ("no" if np.isfinite(tc) and np.isfinite(tt) else "undecided (NaN)")
             )
-            print(f"| {int(n)} | {int(p)} | {tc:.0f} | {tt:.0f} | {tm:.0f} | {verdict} |")
-    c = ds.isel(n_train=-1)
-    last = c.step.values[np.isfinite(c.cos_distance.isel(pair=0).values)][-1]
-    print(
-        "\nε-prediction cosine similarity at the last checkpoint, mean over pairs (train | test | empirical train | empirical test):"
-    )
-    print("| eps_t | train | test | emp. train | emp. test |\n|---|---|---|---|---|")
-    for t in c.eps_t.values:
-        vals = [
-            float(c.eps_cos_train.sel(step=last, eps_t=t).mean()),
-            float(c.eps_cos_test.sel(step=last, eps_t=t).mean()),
-            float(c.eps_cos_train_emp.sel(eps_t=t).mean()),
-            float(c.eps_cos_test_emp.sel(eps_t=t).mean()),
-        ]
-        print(f"| {int(t)} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+            print(
+                f"| {int(n)} | {int(p)} | {first_image_step(c, a, b):.0f} | {tc:.0f} | {tt:.0f} "
+                f"| {tm:.0f} | {at} -> {end} | {verdict} |"
+            )
 
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
-    steps = c.step.values
-    for p in c.pair.values:
-        a, b = int(c.pair_a.sel(pair=p)), int(c.pair_b.sel(pair=p))
-        ok = np.isfinite(c.cos_distance.sel(pair=p).values)
-        line = axes[0].plot(
-            steps[ok], c.cos_distance.sel(pair=p).values[ok], marker="o", label=f"pair {int(p)}"
-        )[0]
-        test = (c.eps_test_loss.isel(network=a) + c.eps_test_loss.isel(network=b)) / 2
-        axes[1].plot(steps, test, marker=".", color=line.get_color())
-        for k, ls in (("tau_cos", "--"), ("tau_test", ":")):
-            v = float(c[k].sel(pair=p))
-            if np.isfinite(v):
-                axes[0 if k == "tau_cos" else 1].axvline(v, color=line.get_color(), ls=ls)
-        axes[3].plot(
-            steps[ok],
-            (
-                (c.memorised_fraction.isel(network=a) + c.memorised_fraction.isel(network=b)) / 2
-            ).values[ok],
-            marker="o",
-            color=line.get_color(),
+
+def print_eps_similarity(ds: xr.Dataset) -> None:
+    """ε-prediction cosine similarity of A and B on noised training vs test images at the last
+    checkpoint (mean over pairs), with the two-memorizer reference."""
+    print("\nε-prediction cosine similarity A vs B at the last checkpoint, mean over pairs:")
+    print("| n | eps_t | train | test | emp. train | emp. test |\n|---|---|---|---|---|---|")
+    for j, n in enumerate(ds.n_train.values):
+        c = ds.isel(n_train=j, step=-1)
+        for t in c.eps_t.values:
+            vals = [
+                float(c[k].sel(eps_t=t).mean())
+                for k in ("eps_cos_train", "eps_cos_test", "eps_cos_train_emp", "eps_cos_test_emp")
+            ]
+            print(f"| {int(n)} | {int(t)} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+
+
+def plot_curves(ds: xr.Dataset, out: Path) -> Path:
+    """One row per n: coupled-sample cosine distance (τ_cos dashed), test ε-MSE (τ_test
+    dotted), ε cosine similarity on training vs test images, memorised fraction."""
+    rows = ds.sizes["n_train"]
+    fig, axes = plt.subplots(rows, 4, figsize=(15, 3.0 * rows), squeeze=False)
+    for row, n in zip(axes, ds.n_train.values, strict=True):
+        c = ds.sel(n_train=n)
+        steps = c.step.values
+        for p in c.pair.values:
+            a, b = int(c.pair_a.sel(pair=p)), int(c.pair_b.sel(pair=p))
+            cos = c.cos_distance.sel(pair=p).values
+            ok = np.isfinite(cos)
+            line = row[0].plot(steps[ok], cos[ok], marker="o", mfc="none", label=f"pair {int(p)}")
+            colour = line[0].get_color()
+            digits = ok & image_mask(c, a, b)
+            row[0].plot(steps[digits], cos[digits], "o", color=colour)
+            test = (c.eps_test_loss.isel(network=a) + c.eps_test_loss.isel(network=b)) / 2
+            row[1].plot(steps, test, marker=".", color=colour)
+            for k, ax, ls in (("tau_cos", row[0], "--"), ("tau_test", row[1], ":")):
+                v = float(c[k].sel(pair=p))
+                if np.isfinite(v):
+                    ax.axvline(v, color=colour, ls=ls)
+            mem = (c.memorised_fraction.isel(network=a) + c.memorised_fraction.isel(network=b)) / 2
+            row[3].plot(steps[ok], mem.values[ok], marker="o", color=colour)
+        for t in c.eps_t.values:
+            train = c.eps_cos_train.sel(eps_t=t).mean("pair")
+            line = row[2].plot(steps, train, label=f"train, t={int(t)}")[0]
+            row[2].plot(
+                steps,
+                c.eps_cos_test.sel(eps_t=t).mean("pair"),
+                ls="--",
+                color=line.get_color(),
+                label=f"test, t={int(t)}",
+            )
+        titles = (
+            f"n = {int(n)}: median cos. distance of coupled samples\n"
+            "(filled: both nets make digits; τ_cos dashed)",
+            "test ε-MSE, pair mean (τ_test dotted)",
+            "ε cosine similarity A vs B (mean over pairs)",
+            "memorised fraction (pair mean)",
         )
-    for t in c.eps_t.values:
-        line = axes[2].plot(
-            steps, c.eps_cos_train.sel(eps_t=t).mean("pair"), label=f"train, t={int(t)}"
-        )[0]
-        axes[2].plot(
-            steps,
-            c.eps_cos_test.sel(eps_t=t).mean("pair"),
-            ls="--",
-            color=line.get_color(),
-            label=f"test, t={int(t)}",
-        )
-    titles = (
-        "median cosine distance of coupled samples (τ_cos dashed)",
-        "test ε-MSE (τ_test dotted)",
-        "ε cosine similarity A vs B",
-        "memorised fraction",
-    )
-    for ax, title in zip(axes, titles, strict=True):
-        ax.set(xscale="log", xlabel="training step")
-        ax.set_title(title, fontsize=8)
-        ax.legend(fontsize=6)
+        for ax, title in zip(row, titles, strict=True):
+            ax.set(xscale="log", xlabel="training step")
+            ax.set_title(title, fontsize=8)
+        row[0].legend(fontsize=6)
+        row[2].legend(fontsize=5, ncol=2)
     fig.tight_layout()
-    fig.savefig(FIG / "digits_curves.png", dpi=120)
-    print(
-        f"\nfigures: {FIG / 'digits_curves.png'}, {plot_quadruplets(c, FIG / 'digits_quadruplets.png')}"
-    )
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 if __name__ == "__main__":
