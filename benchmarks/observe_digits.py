@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from physgen.experiments.images import IMAGE_NN_FACTOR, image_onsets, plot_quadruplets
+from physgen.experiments.images import image_checkpoints, image_onsets, plot_quadruplets
 
 FIG = Path("docs/figures")
 
@@ -73,31 +73,17 @@ def main() -> None:
     print(f"\nfigures: {curves}, {quads}")
 
 
-def image_mask(c: xr.Dataset, a: int, b: int) -> np.ndarray:
-    """Checkpoints at which both networks generate images (the rule of
-    :func:`physgen.experiments.images.image_onsets`): where ``tau_cos`` may fall."""
-    nn, test = c.nn_distance.values, c.nn_distance_test.values
-    return (nn[a] <= IMAGE_NN_FACTOR * test[a]) & (nn[b] <= IMAGE_NN_FACTOR * test[b])
-
-
-def first_image_step(c: xr.Dataset, a: int, b: int) -> float:
-    """The first checkpoint of :func:`image_mask` (NaN when there is none)."""
-    ok = image_mask(c, a, b)
-    return float(c.step.values[ok][0]) if ok.any() else np.nan
-
-
 def print_onsets(ds: xr.Dataset) -> None:
     """Per cell and pair: the onsets, the first digit-like checkpoint, the cosine distance at
     ``tau_cos`` and at the end, and the verdict ``tau_cos < tau_test``."""
     print(
-        "| n | pair | first digit-like step | tau_cos | tau_test | tau_mem "
+        "| n | pair | tau_images (first digit-like step) | tau_cos | tau_test | tau_mem "
         "| cos dist. at tau_cos -> end | tau_cos < tau_test |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for j, n in enumerate(ds.n_train.values):
         c = ds.isel(n_train=j)
         for p in c.pair.values:
-            a, b = int(c.pair_a.sel(pair=p)), int(c.pair_b.sel(pair=p))
             tc, tt, tm = (float(c[k].sel(pair=p)) for k in ("tau_cos", "tau_test", "tau_mem"))
             cos = c.cos_distance.sel(pair=p)
             at = f"{float(cos.sel(step=tc)):.3f}" if np.isfinite(tc) else "-"
@@ -108,7 +94,7 @@ def print_onsets(ds: xr.Dataset) -> None:
                 else ("no" if np.isfinite(tc) and np.isfinite(tt) else "undecided (NaN)")
             )
             print(
-                f"| {int(n)} | {int(p)} | {first_image_step(c, a, b):.0f} | {tc:.0f} | {tt:.0f} "
+                f"| {int(n)} | {int(p)} | {float(c.tau_images.sel(pair=p)):.0f} | {tc:.0f} | {tt:.0f} "
                 f"| {tm:.0f} | {at} -> {end} | {verdict} |"
             )
 
@@ -142,7 +128,9 @@ def plot_curves(ds: xr.Dataset, out: Path) -> Path:
             ok = np.isfinite(cos)
             line = row[0].plot(steps[ok], cos[ok], marker="o", mfc="none", label=f"pair {int(p)}")
             colour = line[0].get_color()
-            digits = ok & image_mask(c, a, b)
+            digits = (
+                ok & image_checkpoints([(a, b)], c.nn_distance.values, c.nn_distance_test.values)[0]
+            )
             row[0].plot(steps[digits], cos[digits], "o", color=colour)
             test = (c.eps_test_loss.isel(network=a) + c.eps_test_loss.isel(network=b)) / 2
             row[1].plot(steps, test, marker=".", color=colour)

@@ -101,6 +101,31 @@ def test_image_cell_is_deterministic(images: xr.Dataset) -> None:
     xr.testing.assert_identical(again, images)
 
 
+def test_image_onsets_rules() -> None:
+    from physgen.experiments.images import image_onsets
+
+    steps = np.array([1, 10, 100, 1000, 2000])
+    # network 0 generates images (NN distance <= 2 x test = 2.0) from step 100, network 1 from 10
+    nn = np.array([[900.0, 50.0, 1.5, 1.0, 0.5], [800.0, 1.9, 1.2, 1.0, 0.4]])
+    # coupled garbage at steps 1-10 is "alike" (0.05): not a tau_cos candidate
+    cos = np.array([[0.05, 0.05, 0.3, 0.2, 0.6]])
+    loss = np.array([[3.0, 2.0, 1.0, 0.5, 0.7], [3.0, 2.0, 1.0, 0.6, 0.9]])
+    frac = np.array([[0.0, 0.0, 0.0, 0.1, 0.5], [0.0, 0.0, 0.0, 0.02, 0.4]])
+    se = np.full((2, 5), 0.02)
+    out = image_onsets(steps, [(0, 1)], cos, loss, frac, se, np.zeros(2), nn, np.array([1.0, 1.0]))
+    got = {k: np.asarray(v[1], dtype=float).tolist() for k, v in out.items()}
+    assert got["tau_images"] == [100.0]
+    assert got["tau_cos"] == [1000.0]  # argmin over 100..2000, not the garbage minimum at 1
+    assert got["tau_test"] == [1000.0]
+    # pair mean 0.06 - 2 x 0.014 = 0.032 > 0 at 1000
+    assert got["tau_mem"] == [1000.0]
+    assert got["tau_mem_net"] == [1000.0, 2000.0]  # 0.02 - 2 x 0.02 is not above 0
+    never = image_onsets(
+        steps, [(0, 1)], cos, loss, frac, se, np.zeros(2), nn * 100, np.array([1.0, 1.0])
+    )
+    assert np.isnan(never["tau_images"][1]).all() and np.isnan(never["tau_cos"][1]).all()
+
+
 def test_vector_onsets_rules() -> None:
     from physgen.experiments.vectors import vector_onsets
 

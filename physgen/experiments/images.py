@@ -23,7 +23,7 @@ noise floor of as many fresh test images.
 median over coupled pairs of the cosine distance of the standardised samples of A and B, and its
 argmin ``tau_cos`` over the sample checkpoints at which both networks generate images (their
 samples' mean NN distance at most ``IMAGE_NN_FACTOR`` times that of test images; see
-:func:`image_onsets`); ``eps_cos_train`` / ``eps_cos_test`` — the mean
+:func:`image_onsets`; the first of them is ``tau_images``); ``eps_cos_train`` / ``eps_cos_test`` — the mean
 cosine similarity of A's and B's noise predictions on noised *training* images (the union of the
 two splits: each image is a training image of one of the two models) and on noised *test*
 images, per ``eps_t``; the same similarity for the empirical denoisers of the two splits
@@ -57,7 +57,15 @@ from physgen.experiments.plan import (
 from physgen.experiments.schema import VarSpec, build_dataset, global_attrs, register_variables
 from physgen.rng import spawn
 
-__all__ = ["IMAGE_NN_FACTOR", "N_SHOW", "PAPER_EPS_T", "image_onsets", "plot_quadruplets", "run"]
+__all__ = [
+    "IMAGE_NN_FACTOR",
+    "N_SHOW",
+    "PAPER_EPS_T",
+    "image_checkpoints",
+    "image_onsets",
+    "plot_quadruplets",
+    "run",
+]
 
 PAPER_EPS_T = (50, 100, 150, 200)
 """Diffusion steps (of T = 1000) of the paper's score-level similarity."""
@@ -143,6 +151,13 @@ register_variables(
             "Sample checkpoint step of the minimum of cos_distance over the checkpoints where both "
             "networks generate images (mean NN distance at most physgen_image_nn_factor times that "
             "of test images); NaN when not inside the run.",
+        ),
+        "tau_images": VarSpec(
+            "first image-generating checkpoint",
+            "step",
+            "First sample checkpoint at which both networks of the pair generate images (mean NN "
+            "distance at most physgen_image_nn_factor times that of test images): the earliest "
+            "possible tau_cos; NaN when never.",
         ),
     }
 )
@@ -316,6 +331,18 @@ def _cos_distance_curve(rec: _Recorder, a: int, b: int) -> np.ndarray:
     )
 
 
+def image_checkpoints(
+    pairs: list[tuple[int, int]], nn_distance: np.ndarray, nn_distance_test: np.ndarray
+) -> np.ndarray:
+    """``(n_pair, n_step)`` bool: both networks of the pair generate images — their samples'
+    mean NN distance to their split (``nn_distance``, ``(n_network, n_step)``, NaN off the sample
+    checkpoints) is at most :data:`IMAGE_NN_FACTOR` times that of fresh test images
+    (``nn_distance_test``, ``(n_network,)``)."""
+    nn = np.asarray(nn_distance, dtype=np.float64)
+    images = nn <= IMAGE_NN_FACTOR * np.asarray(nn_distance_test, dtype=np.float64)[:, None]
+    return np.array([images[a] & images[b] for a, b in pairs]).reshape(len(pairs), -1)
+
+
 def image_onsets(
     steps: np.ndarray,
     pairs: list[tuple[int, int]],
@@ -335,17 +362,16 @@ def image_onsets(
     their samples' mean nearest-neighbour distance to their training split is at most
     ``IMAGE_NN_FACTOR`` (2) times that of fresh test images. Before that, two networks sample
     noise-dominated garbage from the same noise, whose coupled samples are trivially alike (the
-    analogue of the token experiment's ``learned`` rule). ``tau_mem`` needs the memorised
-    fraction two standard errors above the floor; ``tau_test`` is the argmin of the test ε-MSE.
+    analogue of the token experiment's ``learned`` rule); ``tau_images`` is the first such
+    checkpoint. ``tau_mem`` needs the memorised fraction two standard errors above the floor;
+    ``tau_test`` is the argmin of the test ε-MSE.
     """
     from physgen.metrics import argmin_onset, first_exceed_onset
 
     def pair_mean(x: np.ndarray) -> np.ndarray:
         return np.array([(x[a] + x[b]) / 2 for a, b in pairs]).reshape(len(pairs), *x.shape[1:])
 
-    nn = np.asarray(nn_distance, dtype=np.float64)
-    images = nn <= IMAGE_NN_FACTOR * np.asarray(nn_distance_test, dtype=np.float64)[:, None]
-    valid = np.array([images[a] & images[b] for a, b in pairs]).reshape(len(pairs), -1)
+    valid = image_checkpoints(pairs, nn_distance, nn_distance_test)
     se = np.asarray(memorised_fraction_se)
     pair_se = np.array([np.sqrt(se[a] ** 2 + se[b] ** 2) / 2 for a, b in pairs]).reshape(
         len(pairs), -1
@@ -354,6 +380,7 @@ def image_onsets(
     frac = np.asarray(memorised_fraction)
     return {
         "tau_cos": (("pair",), np.atleast_1d(argmin_onset(steps, cos_distance, valid))),
+        "tau_images": (("pair",), np.atleast_1d(first_exceed_onset(steps, valid, 0.5))),
         "tau_test": (("pair",), np.atleast_1d(argmin_onset(steps, pair_mean(eps_test_loss)))),
         "tau_mem": (
             ("pair",),
