@@ -88,11 +88,10 @@ def print_onsets(ds: xr.Dataset) -> None:
             cos = c.cos_distance.sel(pair=p)
             at = f"{float(cos.sel(step=tc)):.3f}" if np.isfinite(tc) else "-"
             end = f"{float(cos.isel(step=-1)):.3f}"
-            verdict = (
-                "yes"
-                if tc < tt
-                else ("no" if np.isfinite(tc) and np.isfinite(tt) else "undecided (NaN)")
-            )
+            if not (np.isfinite(tc) and np.isfinite(tt)):
+                verdict = "undecided (NaN)"
+            else:
+                verdict = "yes" if tc < tt else ("equal" if tc == tt else "no")
             print(
                 f"| {int(n)} | {int(p)} | {float(c.tau_images.sel(pair=p)):.0f} | {tc:.0f} | {tt:.0f} "
                 f"| {tm:.0f} | {at} -> {end} | {verdict} |"
@@ -163,7 +162,7 @@ def plot_curves(ds: xr.Dataset, out: Path) -> Path:
         row[0].legend(fontsize=6)
         row[2].legend(fontsize=5, ncol=2)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
 
