@@ -10,9 +10,7 @@ docs/figures/digits_curves.png and docs/figures/digits_quadruplets.png.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from _sweep_results import run_or_load, with_onsets
 
 from physgen.experiments.images import image_checkpoints, image_onsets, plot_quadruplets
 
@@ -54,17 +53,8 @@ def main() -> None:
     ap.add_argument("--spec", default="runs/digits.toml")
     ap.add_argument("--out", default="results/digits")
     args = ap.parse_args()
-    results = Path(args.out) / "results.nc"
-    if not results.exists():
-        tic = time.perf_counter()
-        subprocess.run(
-            ["physgen", "sweep", "run", args.spec, "--out", args.out, "--quiet"], check=True
-        )
-        print(f"sweep wall time: {time.perf_counter() - tic:.0f} s")
-    ds = xr.open_dataset(results).load()
-    ds = ds.drop_vars([k for k in ds.data_vars if str(k).startswith("tau_")]).merge(
-        recompute_onsets(ds)
-    )
+    ds = run_or_load(args.spec, args.out)
+    ds = with_onsets(ds, recompute_onsets)
     FIG.mkdir(parents=True, exist_ok=True)
     print_onsets(ds)
     print_eps_similarity(ds)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from _sweep_results import run_or_load, with_onsets
 
 from physgen.experiments.vectors import INFORMATIVE, vector_onsets
 
@@ -74,19 +73,10 @@ def main() -> None:
     ap.add_argument("--spec", default="runs/gmm.toml")
     ap.add_argument("--out", default="results/gmm")
     args = ap.parse_args()
-    results = Path(args.out) / "results.nc"
-    if not results.exists():
-        tic = time.perf_counter()
-        subprocess.run(
-            ["physgen", "sweep", "run", args.spec, "--out", args.out, "--quiet"], check=True
-        )
-        print(f"sweep wall time: {time.perf_counter() - tic:.0f} s")
-    ds = xr.open_dataset(results).load()
+    ds = run_or_load(args.spec, args.out)
     if "dim" not in ds.dims:
         ds = ds.expand_dims({"dim": [int(json.loads(ds.attrs["config_json"])["model"]["dim"])]})
-    ds = ds.drop_vars([k for k in ds.data_vars if str(k).startswith("tau_")]).merge(
-        recompute_onsets(ds)
-    )
+    ds = with_onsets(ds, recompute_onsets)
     dims = ["dim"]
     FIG.mkdir(parents=True, exist_ok=True)
     n = ds.n_train.values.astype(float)
