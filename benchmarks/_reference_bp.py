@@ -2,7 +2,7 @@ r"""Reference implementations of the exact tree denoiser, for speed comparisons 
 
 Both run belief propagation on the exact (k = 0) tree with the *dense* rule tensor
 :math:`M` of shape ``(q,) * (s + 1)``, level by level and batched over samples and over the
-nodes of a level (science.md §3):
+nodes of a level (docs/theory.md §3):
 
 * upward :math:`u_p(a) \propto \sum_{b_1 \dots b_s} M[a, b_1, \dots, b_s] \prod_c u_{pc}(b_c)`,
 * downward :math:`v_{pc}(b) \propto \sum_{a, b_{c' \ne c}} v_p(a) M[a, \dots] \prod_{c' \ne c}

@@ -197,7 +197,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """Evaluation settings (science.md §4).
+    """Evaluation settings (docs/theory.md §4).
 
     ``t_frac``: diffusion time of the score-level diagnostics (D_k, S), paper 0.15;
     ``loss_t_frac``: time of the loss decomposition, paper 0.3; ``n_eval``: inputs per score-level

@@ -1,6 +1,6 @@
 r"""The data protocol: one seeded pool, disjoint training splits, a held-out test set, and pairs.
 
-Pool. Conceptually the paper's protocol (science.md §1): a pool of ``pool_size`` samples
+Pool. Conceptually the paper's protocol (docs/theory.md §1): a pool of ``pool_size`` samples
 :math:`x^{(0)}, x^{(1)}, \dots` drawn once from the data model with the pool seed; split :math:`j`
 is the contiguous block of indices :math:`[j n, (j+1) n)` (:math:`n` = ``n_train``), for
 :math:`j = 0 \dots 2P-1` (:math:`P` = ``n_pairs``), and the test set is the block of ``n_test``

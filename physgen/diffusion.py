@@ -15,7 +15,7 @@ Reverse samplers take *any* denoiser: an object with ``.denoise(x_t, alpha_bar)`
 ``x̂0 = E[x0 | x_t]`` (exact data models, wrapped networks) or a plain callable of the same
 signature.
 
-* Ancestral DDPM with x0-parametrisation (science.md §2): from step ``t`` to ``t - 1``,
+* Ancestral DDPM with x0-parametrisation (docs/theory.md §2): from step ``t`` to ``t - 1``,
   ``x_{t-1} = μ̃_t + σ̃_t z`` with
   ``μ̃_t = sqrt(ᾱ_{t-1}) β_t / (1 - ᾱ_t) · x̂0 + sqrt(α_t) (1 - ᾱ_{t-1}) / (1 - ᾱ_t) · x_t`` and
   ``σ̃_t² = β_t (1 - ᾱ_{t-1}) / (1 - ᾱ_t)``. At ``t = 1`` (``ᾱ_0 = 1``) this is exactly
@@ -316,7 +316,7 @@ def ddpm_sample(
     chunk_size:
         Samples per denoiser call (default: all ``n``); results do not depend on it.
     return_x0:
-        ``True``: return ``x_0 = x̂0(x_1)``, the posterior mean of the last step (science.md §2).
+        ``True``: return ``x_0 = x̂0(x_1)``, the posterior mean of the last step (docs/theory.md §2).
         ``False``: stop at ``x_1`` (the last noisy iterate, before the final denoising).
     """
     return _reverse(

@@ -1,6 +1,6 @@
 r"""Training a denoiser with online noising, along log-spaced checkpoints.
 
-Objective (science.md §2). For clean data :math:`x_0` (diffusion space: one-hot tokens or floats),
+Objective (docs/theory.md §2). For clean data :math:`x_0` (diffusion space: one-hot tokens or floats),
 every update draws, independently per sample of the minibatch, a step :math:`t \sim U\{1..T\}` and
 fresh noise :math:`\varepsilon \sim \mathcal N(0, I)`, forms
 :math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon` and minimises

@@ -1,5 +1,5 @@
 r"""The token experiment: train networks on disjoint splits of a token model and record every bias
-diagnostic of science.md §4 along training (one sweep cell).
+diagnostic of docs/theory.md §4 along training (one sweep cell).
 
 **Networks** (:class:`physgen.data.DataProtocol`): for each of the ``P = data.n_pairs`` disjoint
 pairs, networks A and B train on splits ``2p`` and ``2p + 1``; each of the ``data.n_seed_pairs``

@@ -1,4 +1,4 @@
-"""Bias, memorisation and oracle diagnostics (science.md §4), and onset extraction.
+"""Bias, memorisation and oracle diagnostics (docs/theory.md §4), and onset extraction.
 
 Every function is batched NumPy in float64 and takes any denoiser (an object with
 ``denoise(x_t, alpha_bar) -> x̂0``: exact data models, wrapped networks, the empirical memorizer).

@@ -16,7 +16,7 @@ from physgen.errors import PhysgenError
 __all__ = ["DEFAULT_EPS", "clipped_probs", "denoise_batched"]
 
 DEFAULT_EPS = 1e-8
-"""Probability floor of every KL and cross-entropy (science.md §4)."""
+"""Probability floor of every KL and cross-entropy (docs/theory.md §4)."""
 
 
 def denoise_batched(

@@ -2,7 +2,7 @@ r"""KL divergences between denoisers: the sample-split divergence S and the KL a
 
 For token data a denoiser's output :math:`\hat x_0(x_t) \in \mathbb R^{N\times q}` is one
 posterior distribution over the :math:`q` symbols per position. The divergence of two denoisers on
-one input is the KL summed over symbols and positions (science.md §4),
+one input is the KL summed over symbols and positions (docs/theory.md §4),
 
 .. math:: \mathrm{KL}(p\,\|\,q) = \sum_{i=1}^N \sum_{a=1}^q p_{ia} \log\frac{p_{ia}}{q_{ia}},
 

@@ -1,4 +1,4 @@
-r"""Nearest-neighbour statistics of generated samples against a training set (science.md §4.5, §4.8).
+r"""Nearest-neighbour statistics of generated samples against a training set (docs/theory.md §4.5, §4.8).
 
 **Hamming distances by inner products.** For token sequences :math:`x, y \in \{0..q-1\}^N` with
 one-hot encodings :math:`e(x), e(y) \in \{0,1\}^{N q}`, the number of agreeing positions is

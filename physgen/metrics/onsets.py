@@ -1,4 +1,4 @@
-r"""Onset times extracted from curves over training checkpoints (science.md §4, issue 3 item 5).
+r"""Onset times extracted from curves over training checkpoints (docs/theory.md §4, issue 3 item 5).
 
 All functions take ``steps`` (``(n_steps,)``, the checkpoints' training steps, increasing) and
 curves of shape ``(..., n_steps)`` (leading axes: pairs, replicates …); they return a float for

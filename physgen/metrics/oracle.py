@@ -1,4 +1,4 @@
-r"""The model–oracle ladder :math:`D_k` (science.md §4.2).
+r"""The model–oracle ladder :math:`D_k` (docs/theory.md §4.2).
 
 For a tree model of depth :math:`L`, the filtered oracle BP_k (exact inference in the model whose
 top :math:`k` levels are replaced by root-mediated independent channels, ``filtered_levels=k``)

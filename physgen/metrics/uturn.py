@@ -1,4 +1,4 @@
-r"""The U-turn overlap (science.md §4.7): how much of a clean sequence survives a round trip.
+r"""The U-turn overlap (docs/theory.md §4.7): how much of a clean sequence survives a round trip.
 
 Start from a clean item :math:`x_0`, noise it to step :math:`t`,
 :math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon`, and run the reverse

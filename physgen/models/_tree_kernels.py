@@ -9,7 +9,7 @@ has parent :math:`a_r = \lfloor r / q_\mathrm{eff} \rfloor`, children ``child[r]
 symbols) and probability ``prob[r]`` :math:`= M[a_r, \text{child}[r]]`. A node update therefore
 costs :math:`O(q\, q_\mathrm{eff}\, s)` instead of :math:`O(q^{s+1})`.
 
-Belief propagation (science.md §3), per sample, messages normalised at every node and the log
+Belief propagation (docs/theory.md §3), per sample, messages normalised at every node and the log
 normalisers accumulated into :math:`\log Z`:
 
 * leaves: :math:`\psi_i(a) \propto e^{h_i(a)}` with the maximum subtracted before the exponential;

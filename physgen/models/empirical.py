@@ -3,7 +3,7 @@ r"""The empirical distribution of a finite training set and its exact denoiser (
 For training points :math:`y_1, \dots, y_m` (vectors, one-hot sequences or images, flattened to
 :math:`D` coordinates) the empirical measure :math:`\hat p_0 = \frac1m\sum_\mu \delta_{y_\mu}`
 noised by :math:`x_t = \sqrt{\bar\alpha}\,x_0 + \sqrt{1-\bar\alpha}\,\varepsilon` has the posterior
-mean (science.md §3, §6)
+mean (docs/theory.md §3, §6)
 
 .. math:: \hat x_0(x_t) = \sum_\mu w_\mu\, y_\mu, \qquad
           w = \operatorname{softmax}_\mu\Big(-\frac{\lVert x_t - \sqrt{\bar\alpha}\,y_\mu\rVert^2}

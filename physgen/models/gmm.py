@@ -8,7 +8,7 @@ each component stays Gaussian,
           v_k = \bar\alpha \sigma_k^2 + 1 - \bar\alpha ,
 
 so the responsibilities :math:`r_k(x) \propto \pi_k \mathcal N(x; \sqrt{\bar\alpha}\mu_k, v_k I)`
-(computed with a log-sum-exp) give the exact posterior mean (science.md §6)
+(computed with a log-sum-exp) give the exact posterior mean (docs/theory.md §6)
 
 .. math:: E[x_0 \mid x_t] = \sum_k r_k \Big[\mu_k + \frac{\sqrt{\bar\alpha}\,\sigma_k^2}{v_k}
           (x_t - \sqrt{\bar\alpha}\mu_k)\Big]

@@ -1,4 +1,4 @@
-r"""Hierarchical tree grammar (science.md §1) with exact belief-propagation denoisers (§3).
+r"""Hierarchical tree grammar (docs/theory.md §1) with exact belief-propagation denoisers (§3).
 
 **Model.** Alphabet of :math:`q` symbols at every level, a full tree of branching :math:`s` and depth
 :math:`L` (level :math:`d = 0` the root … :math:`d = L` the :math:`N = s^L` leaves). The root is

@@ -3,7 +3,7 @@ r"""Encoder-only transformer :math:`x_0`-predictor for one-hot token sequences.
 Input :math:`x_t \in \mathbb R^{B \times N \times q}` (noised one-hot tokens) and the diffusion step
 :math:`t \in \mathbb R^B`; output logits :math:`\ell \in \mathbb R^{B \times N \times q}` with
 :math:`\hat x_0 = \operatorname{softmax}(\ell)` over the last axis. The architecture is the paper's
-(Garnier-Brun et al. 2026, science.md §4):
+(Garnier-Brun et al. 2026, docs/theory.md §4):
 
 .. math:: h^{(0)}_i = W_{\rm in} x_{t,i} + b_{\rm in} + p_i + W_\tau\, e(t) + b_\tau, \qquad
           h^{(\ell)} = \mathrm{EncoderLayer}_\ell\bigl(h^{(\ell-1)}\bigr), \qquad

@@ -72,5 +72,5 @@ def test_kl_between_oracles_peaks_near_the_critical_time(tree, sched) -> None:
     grid = np.arange(10, T + 1, 20)
     curve = kl_along_time(tree, Bound(tree, filtered_levels=3), x0, sched, grid, seed=47)
     peak = grid[np.argmax(curve)] / T
-    assert 0.08 <= peak <= 0.25  # science.md §3: t/T ≈ 0.15 for the paper grammar
+    assert 0.08 <= peak <= 0.25  # docs/theory.md §3: t/T ≈ 0.15 for the paper grammar
     assert curve[0] < 0.1 * curve.max() and curve[-1] < 1e-3
