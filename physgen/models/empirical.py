@@ -132,14 +132,7 @@ class Empirical(DataModel):
         a = as_alpha_bar(alpha_bar, n)
         xf = x.reshape(n, -1)
         out = np.empty_like(xf)
-        m = len(self)
-        if self.chunk_size is not None:
-            c = self.chunk_size
-            b = max(1, _BLOCK_ELEMENTS // c)
-        else:
-            b = min(max(n, 1), 4096)
-            c = max(1, _BLOCK_ELEMENTS // b)
-        c = min(c, m)
+        b, c = self._blocks(n)
         hard = a >= 1.0
         for lo in range(0, n, b):
             sl = slice(lo, min(lo + b, n))
@@ -153,15 +146,67 @@ class Empirical(DataModel):
             out[sharp] = self._aug[self._nearest(xf[sharp], c), :-1]
         return out.reshape(x.shape)
 
+    def same_point_probability(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
+        r""":math:`\sum_\mu w_\mu(x_t)^2`: the probability that two independent draws from the
+        posterior :math:`P(x_0 \mid x_t)` (two reverse chains cloned at :math:`x_t`, both driven
+        by this exact denoiser) end on the same training point.
+
+        ``x_t``: ``(n, *event_shape)``; ``alpha_bar``: float or ``(n,)`` in ``(0, 1]``. Returns
+        ``(n,)`` in float64: 1 when one point holds all the weight (collapse), :math:`1/m` when
+        the weights are uniform. Streams like :meth:`denoise` with one product per block (the
+        weighted sum of the points is not needed).
+        """
+        x = np.asarray(x_t, dtype=self.data.dtype)
+        if x.shape[1:] != self.event_shape:
+            raise PhysgenError(f"x_t must have shape (n, *{self.event_shape}), got {x.shape}")
+        n = x.shape[0]
+        a = as_alpha_bar(alpha_bar, n)
+        xf = x.reshape(n, -1)
+        out = np.ones(n)  # alpha_bar = 1: all the weight on the nearest point
+        b, c = self._blocks(n)
+        soft = np.flatnonzero(a < 1.0)
+        for lo in range(0, soft.size, b):
+            rows = soft[lo : lo + b]
+            _, total, square = self._softmax_stats(xf[rows], a[rows], c, weighted_sum=False)
+            out[rows] = (square / total**2)[:, 0]
+        return out
+
+    def _blocks(self, n: int) -> tuple[int, int]:
+        """Batch block ``b`` and point block ``c`` so one logit block holds about 2^21 numbers."""
+        if self.chunk_size is not None:
+            c = self.chunk_size
+            b = max(1, _BLOCK_ELEMENTS // c)
+        else:
+            b = min(max(n, 1), 4096)
+            c = max(1, _BLOCK_ELEMENTS // b)
+        return b, min(c, len(self))
+
     def _posterior_mean(self, x: np.ndarray, a: np.ndarray, c: int) -> np.ndarray:
         """Streaming softmax-weighted mean for a batch block ``x`` (b, D) with ``a`` (b,) < 1."""
+        num, total, _ = self._softmax_stats(x, a, c, weighted_sum=True)
+        return num[:, :-1] / total
+
+    def _softmax_stats(
+        self, x: np.ndarray, a: np.ndarray, c: int, *, weighted_sum: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""One streaming pass over the points for a batch block ``x`` (b, D), ``a`` (b,) < 1.
+
+        With the running maximum :math:`M` of the logits, returns the weighted sum
+        :math:`\sum_\mu e^{\ell_\mu - M} [y_\mu, \lVert y_\mu\rVert^2]` ``(b, D + 1)`` (``None``
+        unless ``weighted_sum``), :math:`S = \sum_\mu e^{\ell_\mu - M}` and
+        :math:`Q = \sum_\mu e^{2(\ell_\mu - M)}` (both ``(b, 1)``; :math:`Q` is only accumulated,
+        else zero, without ``weighted_sum``), so that :math:`w = e^{\ell-M}/S` and
+        :math:`\sum w^2 = Q/S^2`.
+        """
         dt = self.data.dtype
         xa = np.empty((x.shape[0], x.shape[1] + 1), dtype=dt)
         xa[:, :-1] = x * (np.sqrt(a) / (1.0 - a)).astype(dt)[:, None]
         xa[:, -1] = -0.5 * a / (1.0 - a)
         run_max = np.full((x.shape[0], 1), -np.inf, dtype=dt)
         run_sum = np.zeros((x.shape[0], 1), dtype=dt)
-        num = np.zeros_like(xa)  # its last column, Σ w ‖y‖², is a by-product left unused
+        run_sq = np.zeros((x.shape[0], 1), dtype=dt)
+        # its last column, Σ w ‖y‖², is a by-product left unused
+        num = np.zeros_like(xa) if weighted_sum else None
         for lo in range(0, len(self), c):
             y = self._aug[lo : lo + c]
             logits = xa @ y.T
@@ -170,10 +215,13 @@ class Empirical(DataModel):
             np.subtract(logits, new_max, out=logits)
             np.exp(logits, out=logits)
             run_sum = run_sum * rescale + logits.sum(axis=1, keepdims=True)
-            num *= rescale
-            num += logits @ y
+            if num is None:
+                run_sq = run_sq * rescale**2 + np.einsum("bc,bc->b", logits, logits)[:, None]
+            else:
+                num *= rescale
+                num += logits @ y
             run_max = new_max
-        return num[:, :-1] / run_sum
+        return num, run_sum, run_sq
 
     def _nearest(self, x: np.ndarray, c: int) -> np.ndarray:
         """Index of the nearest training point of each row of ``x`` (b, D), streaming."""
