@@ -207,12 +207,17 @@ class Empirical(DataModel):
         run_sq = np.zeros((x.shape[0], 1), dtype=dt)
         # its last column, Σ w ‖y‖², is a by-product left unused
         num = np.zeros_like(xa) if weighted_sum else None
+        cut = dt.type(np.log(np.finfo(dt).eps / len(self)))
         for lo in range(0, len(self), c):
             y = self._aug[lo : lo + c]
             logits = xa @ y.T
             new_max = np.maximum(run_max, logits.max(axis=1, keepdims=True))
             rescale = np.exp(run_max - new_max)
             np.subtract(logits, new_max, out=logits)
+            # weights below e^cut = eps/m cannot change S, Q or the mean beyond rounding; zeroing
+            # them keeps subnormal numbers (e^{ℓ-M} or their products with y), which slow every
+            # later operation by orders of magnitude, out of the arithmetic
+            np.putmask(logits, logits < cut, -np.inf)
             np.exp(logits, out=logits)
             run_sum = run_sum * rescale + logits.sum(axis=1, keepdims=True)
             if num is None:
