@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from physgen.errors import PhysgenError
+from physgen.models._memory import check_fits_in_memory
 from physgen.models.base import DataModel, as_alpha_bar
 from physgen.rng import sample_generator
 
@@ -64,8 +65,10 @@ class Empirical(DataModel):
         y = np.asarray(data)
         if y.dtype != np.float32:
             y = y.astype(np.float64)
-        if y.ndim < 2 or y.shape[0] < 1:
-            raise PhysgenError(f"data must have shape (m, *event_shape) with m ≥ 1, got {y.shape}")
+        if y.ndim < 2 or y.shape[0] < 1 or y.size < 1:
+            raise PhysgenError(
+                f"data must have shape (m, *event_shape) with m ≥ 1 and d ≥ 1, got {y.shape}"
+            )
         if not np.all(np.isfinite(y)):
             raise PhysgenError("data must be finite")
         if vocab_size is not None and (y.ndim != 3 or y.shape[2] != vocab_size):
@@ -114,6 +117,7 @@ class Empirical(DataModel):
     def sample(self, n: int, seed: int) -> np.ndarray:
         """``n`` training points drawn uniformly with replacement, native encoding; the index of
         sample ``i`` comes from the stream ``(seed, i)``."""
+        check_fits_in_memory("n", int(n), self.data[0].nbytes)
         idx = np.array(
             [sample_generator(seed, i).integers(len(self)) for i in range(int(n))], dtype=np.int64
         )

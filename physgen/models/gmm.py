@@ -32,6 +32,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from physgen.errors import ConfigError, PhysgenError
+from physgen.models._memory import check_fits_in_memory
 from physgen.models.base import DataModel, as_alpha_bar
 from physgen.registry import register_model
 from physgen.rng import sample_generator, spawn
@@ -134,6 +135,9 @@ class GaussianMixture(DataModel):
     def sample(self, n: int, seed: int) -> np.ndarray:
         """``n`` draws, shape ``(n, d)``; sample ``i`` (its component, then its Gaussian
         coordinates) comes from the stream ``(seed, i)`` alone."""
+        if int(n) < 0:
+            raise ConfigError("n", f"must be ≥ 0, got {n}")
+        check_fits_in_memory("n", int(n), 8 * self.dim)
         out = np.empty((int(n), self.dim))
         cdf = np.cumsum(self.weights)
         for i in range(int(n)):
@@ -201,8 +205,10 @@ def gmm(
         raise ConfigError("model.dim", f"must be ≥ 1, got {dim}")
     if int(components) < 2:
         raise ConfigError("model.components", f"must be ≥ 2, got {components}")
-    if not std > 0.0:
-        raise ConfigError("model.std", f"must be > 0, got {std}")
+    if not (np.isfinite(std) and std > 0.0):
+        raise ConfigError("model.std", f"must be finite and > 0, got {std}")
+    if not np.isfinite(mean):
+        raise ConfigError("model.mean", f"the separation of the means must be finite, got {mean}")
     if int(components) == 2:
         return GaussianMixture.symmetric(int(dim), mean=float(mean), std=float(std))
     g = np.random.default_rng(spawn(seed, 0x6A11))

@@ -107,6 +107,8 @@ def test_tokens_round_trip() -> None:
     ("build", "match"),
     [
         (lambda: Empirical(np.zeros(5)), "shape"),
+        (lambda: Empirical(np.zeros((5, 0))), "d ≥ 1"),
+        (lambda: Empirical(np.zeros((3, 2))).sample(10**15, seed=0), "memory available"),
         (lambda: Empirical(np.full((3, 2), np.nan)), "finite"),
         (lambda: Empirical(np.zeros((3, 4, 2)), vocab_size=3), "vocab_size"),
         (lambda: Empirical(np.zeros((3, 2)), chunk_size=0), "chunk_size"),
