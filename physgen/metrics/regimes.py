@@ -228,7 +228,8 @@ class Speciation:
     :func:`same_class_probability`; ``t_half`` / ``t_half_exact``: crossings of 3/4 measured and
     exact; ``t_half_se``: the standard error of ``t_half`` (that of a binomial 3/4 over
     ``n_clones`` pairs divided by the slope of the exact curve there); ``t_s``:
-    :math:`\\tfrac12\\log\\Lambda`; ``dt``, ``n_steps``: the OU step and the steps up to ``T``.
+    :math:`\\tfrac12\\log\\Lambda`; ``dt``, ``n_steps``: the OU step and the steps up to ``T``;
+    ``n_clones``: clone pairs per branching time.
     """
 
     t: np.ndarray
@@ -241,6 +242,7 @@ class Speciation:
     t_s: float
     dt: float
     n_steps: int
+    n_clones: int
 
 
 def _symmetric_parameters(model: GaussianMixture) -> tuple[float, float]:
@@ -290,7 +292,9 @@ def cloned_speciation(
     p_exact = same_class_probability(t, norm, std)
     t_exact = speciation_crossing(norm, std)
     h = 1e-4
-    slope = float(np.diff(same_class_probability(np.array([t_exact - h, t_exact + h]), norm, std))[0])
+    slope = float(
+        np.diff(same_class_probability(np.array([t_exact - h, t_exact + h]), norm, std))[0]
+    )
     return Speciation(
         t=t,
         p_same=p,
@@ -299,9 +303,10 @@ def cloned_speciation(
         t_half=crossing_time(t, p, 0.75),
         t_half_exact=t_exact,
         t_half_se=float(np.sqrt(0.75 * 0.25 / int(n_clones)) / abs(slope / (2 * h))),
-        t_s=speciation_time(model.covariance()),
+        t_s=0.5 * np.log(norm**2 + std**2),  # Λ = ‖m‖² + σ², no d × d eigenproblem
         dt=float(dt),
         n_steps=n_steps,
+        n_clones=int(n_clones),
     )
 
 
