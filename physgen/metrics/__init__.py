@@ -13,13 +13,14 @@ Every function is batched NumPy in float64 and takes any denoiser (an object wit
 * :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints;
 * :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity, image
   nearest neighbours and the quadruplet figure;
-* :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, and the speciation
-  and collapse times (theory and measurement).
+* :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, τ_closer;
+* :mod:`~physgen.metrics.regimes`: speciation and collapse times, predicted and measured on cloned
+  trajectories (docs/mixtures.md).
 """
 
 from __future__ import annotations
 
-from physgen.metrics import images, scores
+from physgen.metrics import images, regimes, scores
 from physgen.metrics.divergence import Bound, denoiser_divergence, kl_along_time, kl_divergence
 from physgen.metrics.losses import (
     FrozenNoise,
@@ -73,6 +74,7 @@ __all__ = [
     "nn_divergence",
     "nn_histogram",
     "oracle_ladder",
+    "regimes",
     "root_only_kl",
     "scores",
     "uturn_overlap",
