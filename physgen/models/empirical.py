@@ -218,10 +218,11 @@ class Empirical(DataModel):
             new_max = np.maximum(run_max, logits.max(axis=1, keepdims=True))
             rescale = np.exp(run_max - new_max)
             np.subtract(logits, new_max, out=logits)
-            # weights below e^cut = eps/m cannot change S, Q or the mean beyond rounding; zeroing
-            # them keeps subnormal numbers (e^{ℓ-M} or their products with y), which slow every
-            # later operation by orders of magnitude, out of the arithmetic
-            np.putmask(logits, logits < cut, -np.inf)
+            # raising every weight below e^cut = eps/m to e^cut changes S, Q and the mean by at
+            # most eps relative (rounding), and keeps subnormal numbers (e^{ℓ-M} or their
+            # products with y), which slow every later operation by orders of magnitude, out
+            # of the arithmetic
+            np.maximum(logits, cut, out=logits)
             np.exp(logits, out=logits)
             run_sum = run_sum * rescale + logits.sum(axis=1, keepdims=True)
             if num is None:
