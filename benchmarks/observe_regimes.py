@@ -46,7 +46,7 @@ from physgen.models import Empirical, GaussianMixture, gmm
 SPECIATION = [(8, 4000), (64, 4000), (256, 2000), (1024, 1000), (4096, 500)]  # (d, clone pairs)
 BRANCH = np.arange(-1.0, 1.51, 0.25)  # branching times t - t_S
 DT = 0.05
-CONVERGENCE = [0.2, 0.1, 0.05, 0.025]  # OU steps of the convergence check
+CONVERGENCE = [0.2, 0.1, 0.05, 0.025, 0.0125]  # OU steps of the convergence check
 CONVERGENCE_PAIRS = 50_000
 COLLAPSE_D = [64, 256, 1024]
 COLLAPSE_N = [100, 1_000, 10_000, 100_000]
