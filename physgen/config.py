@@ -13,7 +13,8 @@ Sections::
     [data]       n_train, n_test, n_pairs, n_seed_pairs
     [diffusion]  T, schedule
     [net]        kind, width, layers, heads, ff, time_dim, dropout
-    [train]      steps, batch_size, lr, lr_schedule, ema_decay, n_checkpoints, device, threads
+    [train]      steps, batch_size, lr, lr_schedule, ema_decay, ema_warmup, eval_weights,
+                 n_checkpoints, checkpoint_ratio, checkpoint_window, device, threads
     [metrics]    t_frac, loss_t_frac, n_eval, n_generate, …
 
 ``to_dict`` gives the fully resolved mapping (every default filled in); its canonical JSON and
@@ -165,8 +166,13 @@ class NetConfig:
 class TrainConfig:
     """Optimisation. ``lr_schedule``: ``constant`` or ``paper`` (factor 1 → 0.5 linearly over the
     first 1/400 of the steps — the paper's 50 of 20 000 epochs — then cosine to 0.1).
-    ``ema_decay`` = 0 disables the weight average; checkpoints are ``n_checkpoints`` log-spaced
-    steps in ``[1, steps]`` (evaluated on the EMA weights when enabled)."""
+    ``ema_decay`` = 0 disables the weight average; ``ema_warmup`` warms its decay up,
+    :math:`\\gamma_s = \\min(\\gamma, (1+s)/(10+s))`, so the random initial weights leave the
+    average within ~10 steps (:mod:`physgen.train`); ``eval_weights``: the weights every checkpoint
+    evaluates, ``"ema"`` (the average; the raw weights when ``ema_decay = 0``) and/or ``"raw"``.
+    Checkpoints are ``n_checkpoints`` log-spaced steps in ``[1, steps]``; ``checkpoint_ratio`` > 1
+    adds steps so that consecutive checkpoints inside ``checkpoint_window = [lo, hi]`` (empty: the
+    whole run) are at most that ratio apart (0: no cap; :func:`physgen.train.checkpoint_steps`)."""
 
     steps: int = 6_000
     batch_size: int = 64
@@ -176,6 +182,10 @@ class TrainConfig:
     n_checkpoints: int = 25
     device: str = "auto"
     threads: int = 1
+    ema_warmup: bool = True
+    eval_weights: tuple[Literal["ema", "raw"], ...] = ("ema",)
+    checkpoint_ratio: float = 0.0
+    checkpoint_window: tuple[int, ...] = ()
 
     def validate(self, prefix: str = "train") -> None:
         _check(self.steps >= 1, f"{prefix}.steps", f"must be ≥ 1, got {self.steps}")
@@ -193,6 +203,22 @@ class TrainConfig:
             f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}",
         )
         _check(self.threads >= 1, f"{prefix}.threads", f"must be ≥ 1, got {self.threads}")
+        _check(
+            len(self.eval_weights) >= 1 and len(set(self.eval_weights)) == len(self.eval_weights),
+            f"{prefix}.eval_weights",
+            f"must be a non-empty list of distinct 'ema' / 'raw', got {list(self.eval_weights)}",
+        )
+        _check(
+            self.checkpoint_ratio == 0.0 or self.checkpoint_ratio > 1.0,
+            f"{prefix}.checkpoint_ratio",
+            f"must be 0 (no cap) or > 1, got {self.checkpoint_ratio}",
+        )
+        w = self.checkpoint_window
+        _check(
+            len(w) == 0 or (len(w) == 2 and 1 <= w[0] < w[1] <= self.steps),
+            f"{prefix}.checkpoint_window",
+            f"must be empty or [lo, hi] with 1 ≤ lo < hi ≤ steps = {self.steps}, got {list(w)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -294,6 +320,8 @@ class ExperimentConfig:
         d["metrics"]["uturn_t_fracs"] = list(d["metrics"]["uturn_t_fracs"])
         d["net"]["mults"] = list(d["net"]["mults"])
         d["net"]["attn_resolutions"] = list(d["net"]["attn_resolutions"])
+        d["train"]["eval_weights"] = list(d["train"]["eval_weights"])
+        d["train"]["checkpoint_window"] = list(d["train"]["checkpoint_window"])
         return d
 
     def to_json(self) -> str:
