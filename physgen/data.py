@@ -14,6 +14,21 @@ Asking for more than the pool holds — ``pool_size`` of the config, or the mode
 ``pool_size`` attribute when it has a finite dataset — raises a
 :class:`~physgen.errors.ConfigError` naming ``data.n_train``: never a silent overlap.
 
+Content-disjoint draws for discrete models (``model.vocab_size`` set; docs/data.md). Index-disjoint
+is not content-disjoint when the support is small: two i.i.d. draws coincide with probability
+:math:`\sum_x p(x)^2`, so at depth 2 half of a split of 64 reappears in its partner. For a
+discrete model the pool is therefore the stream of i.i.d. draws with **repeats of already-kept
+sequences dropped**: kept draw :math:`m` is the first draw of the stream not equal to kept draws
+:math:`0 \dots m-1`, and the blocks above are blocks of *kept* draws (:meth:`DataProtocol.pool_index`
+maps them to stream indices). No sequence then appears twice anywhere — not between the splits of a
+pair, not between a split and the test set, not within a split. This is successive sampling
+without replacement: given the kept set :math:`U`, the next kept sequence has law
+:math:`p(x)\,\mathbb 1[x \notin U] / (1 - p(U))`, at total variation :math:`p(U)` from
+:math:`p` (:func:`excluded_mass` computes it exactly from ``model.log_prob``). It needs
+:math:`2Pn + n_{\rm test}` distinct sequences: beyond the model's ``support_size()`` that is a
+:class:`~physgen.errors.ConfigError` naming ``data.n_train``. Split 0 at size :math:`n` is still a
+prefix of split 0 at size :math:`2n`; continuous models keep the plain index blocks.
+
 Pairs (:meth:`DataProtocol.pairs`):
 
 * disjoint pair :math:`p = 0..P-1`: network A trained on split :math:`2p`, B on split
@@ -49,7 +64,16 @@ from physgen.config import DataConfig
 from physgen.errors import ConfigError
 from physgen.rng import spawn, stream_key
 
-__all__ = ["NETWORK_LABEL", "POOL_LABEL", "DataProtocol", "NetworkSpec", "Pair"]
+__all__ = [
+    "NETWORK_LABEL",
+    "POOL_LABEL",
+    "DataProtocol",
+    "NetworkSpec",
+    "Pair",
+    "content_overlaps",
+    "excluded_mass",
+    "first_distinct",
+]
 
 POOL_LABEL = 1
 """``spawn`` label of the data pool under the experiment seed."""
@@ -80,11 +104,80 @@ class Pair:
     b: NetworkSpec
 
 
+MAX_DRAWS_PER_KEPT = 64
+"""Stream draws allowed per kept distinct sequence before the support is declared too small
+(a model without ``support_size``: the kept set then holds most of the probability mass)."""
+
+
+def first_distinct(rows: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of every distinct row of ``rows`` (shape ``(m, ...)``),
+    in stream order (shape ``(n_distinct,)``, int64)."""
+    flat = np.ascontiguousarray(rows).reshape(len(rows), -1)
+    _, first = np.unique(flat, axis=0, return_index=True)
+    return np.sort(first)
+
+
+def _draw_distinct(
+    model: Any, n: int, seed: int, support: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` distinct samples of the stream of ``seed`` and their stream indices:
+    ``(stream prefix (m, *native), kept indices (n,))``. Sample ``i`` of ``model.sample(m, seed)``
+    depends only on ``(seed, i)``, so a longer draw extends the shorter one; the length doubles
+    until ``n`` distinct samples are in (at most ``MAX_DRAWS_PER_KEPT · n`` draws)."""
+    m = n
+    while True:
+        stream = np.asarray(model.sample(m, seed))
+        kept = first_distinct(stream)
+        if kept.size >= n:
+            return stream[: kept[n - 1] + 1], kept[:n]
+        if m >= MAX_DRAWS_PER_KEPT * n:
+            size = (
+                f"its support holds {support}" if support is not None else "its support is smaller"
+            )
+            raise ConfigError(
+                "data.n_train",
+                f"{n} distinct sequences are needed but {m} draws of the model gave only "
+                f"{kept.size} ({size}); use fewer or smaller splits, or a larger model",
+            )
+        m *= 2
+
+
+def excluded_mass(model: Any, kept: np.ndarray) -> np.ndarray:
+    """:math:`p(U_m)`, the model probability of kept sequences ``0 … m-1`` (those excluded when
+    kept sequence :math:`m` is drawn), for every :math:`m`: the total variation between the law
+    of kept draw :math:`m` and the model (module docstring). ``kept``: distinct sequences in their
+    kept order, native encoding, shape ``(n, ...)``; needs ``model.log_prob``. Returns ``(n,)``."""
+    p = np.exp(np.asarray(model.log_prob(kept), dtype=np.float64))
+    return np.concatenate([[0.0], np.cumsum(p)[:-1]])
+
+
+def content_overlaps(protocol: DataProtocol) -> dict[str, np.ndarray]:
+    """Sequences shared in content (equal rows of the native data), to be recorded: 0 by
+    construction for discrete models.
+
+    Returns ``{"pair": (n_pairs,), "test": (n_splits,)}`` int64: distinct sequences common to the
+    two splits of disjoint pair ``p``, and to split ``j`` and the test set.
+    """
+
+    def rows(x: np.ndarray) -> set[bytes]:
+        x = np.ascontiguousarray(x)
+        return {r.tobytes() for r in x.reshape(len(x), -1)}
+
+    splits = [rows(protocol.split(j)) for j in range(protocol.n_splits)]
+    test = rows(protocol.test_set())
+    pair = [len(splits[2 * p] & splits[2 * p + 1]) for p in range(protocol.cfg.n_pairs)]
+    return {
+        "pair": np.array(pair, dtype=np.int64),
+        "test": np.array([len(s & test) for s in splits], dtype=np.int64),
+    }
+
+
 class DataProtocol:
     """Seeded pool, disjoint splits, test set and pairs of one experiment (module docstring).
 
     Args:
-        model: a data model (``sample(n, seed)``, ``encode``; optional finite ``pool_size``).
+        model: a data model (``sample(n, seed)``, ``encode``; optional finite ``pool_size``;
+            discrete when ``vocab_size`` is set, then optionally ``support_size()``).
         data_cfg: sizes (``n_train``, ``n_test``, ``n_pairs``, ``n_seed_pairs``, ``pool_size``).
         seed: the experiment seed.
     """
@@ -110,28 +203,60 @@ class DataProtocol:
                 "data.n_seed_pairs",
                 f"at most one seed pair per split ({self.n_splits}), got {data_cfg.n_seed_pairs}",
             )
+        self.discrete = getattr(model, "vocab_size", None) is not None
+        self.support_size: int | None = None
+        if self.discrete and hasattr(model, "support_size"):
+            self.support_size = int(model.support_size())
+            if self.n_used > self.support_size:
+                raise ConfigError(
+                    "data.n_train",
+                    f"{self.n_splits} content-disjoint splits of {data_cfg.n_train} plus "
+                    f"{data_cfg.n_test} test sequences need {self.n_used} distinct sequences but "
+                    f"the model's support holds {self.support_size}",
+                )
         self.pool_seed = spawn(self.seed, POOL_LABEL)
         self._network_root = spawn(self.seed, NETWORK_LABEL)
         self._pool: np.ndarray | None = None
+        self._kept: np.ndarray | None = None
+
+    def _draw(self) -> None:
+        if self.discrete:
+            self._pool, self._kept = _draw_distinct(
+                self.model, self.n_used, self.pool_seed, self.support_size
+            )
+        else:
+            self._pool = np.asarray(self.model.sample(self.n_used, self.pool_seed))
+            self._kept = np.arange(self.n_used)
 
     @property
     def pool(self) -> np.ndarray:
-        """The used prefix of the pool, native encoding, shape ``(n_used, *native_shape)``."""
+        """The used prefix of the stream of draws, native encoding, shape
+        ``(m, *native_shape)``: ``m = n_used`` for a continuous model, up to the last kept draw
+        for a discrete one (repeats included; :meth:`pool_index` picks the kept draws)."""
         if self._pool is None:
-            self._pool = np.asarray(self.model.sample(self.n_used, self.pool_seed))
-        return self._pool
+            self._draw()
+        return self._pool  # type: ignore[return-value]
+
+    def pool_index(self, kept: np.ndarray) -> np.ndarray:
+        """Stream indices of kept draws ``kept`` (int array): the identity for a continuous
+        model, the first occurrences of distinct sequences for a discrete one."""
+        if self._kept is None:
+            self._draw()
+        return self._kept[kept]  # type: ignore[index]
 
     def split_indices(self, j: int) -> np.ndarray:
-        """Pool indices of split ``j`` (shape ``(n_train,)``)."""
+        """Pool indices of split ``j`` (shape ``(n_train,)``): kept draws
+        ``[j n, (j+1) n)``."""
         if not 0 <= j < self.n_splits:
             raise IndexError(f"split {j} out of range 0..{self.n_splits - 1}")
         n = self.cfg.n_train
-        return np.arange(j * n, (j + 1) * n)
+        return self.pool_index(np.arange(j * n, (j + 1) * n))
 
     def test_indices(self) -> np.ndarray:
-        """Pool indices of the test set (shape ``(n_test,)``), after all splits."""
+        """Pool indices of the test set (shape ``(n_test,)``): the ``n_test`` kept draws after
+        all splits."""
         start = self.n_splits * self.cfg.n_train
-        return np.arange(start, start + self.cfg.n_test)
+        return self.pool_index(np.arange(start, start + self.cfg.n_test))
 
     def split(self, j: int) -> np.ndarray:
         """Split ``j`` in the native encoding, shape ``(n_train, *native_shape)``."""

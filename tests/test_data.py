@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 
 from physgen.config import DataConfig
-from physgen.data import DataProtocol
+from physgen.data import DataProtocol, content_overlaps, excluded_mass, first_distinct
 from physgen.errors import ConfigError
+from physgen.models.tree import TreeGrammar
 from physgen.rng import sample_generator
 
 
 class _Counter:
-    """Tiny token model: sample i is drawn from the stream of (seed, i) and records its index."""
+    """Tiny model declared continuous (no ``vocab_size``): sample i is drawn from the stream of
+    (seed, i); its 8 possible values repeat, and a continuous model keeps plain index blocks."""
 
     event_shape = (3, 2)
-    vocab_size = 2
 
     def __init__(self, pool_size: int | None = None) -> None:
         if pool_size is not None:
@@ -95,3 +96,80 @@ def test_split_index_out_of_range():
     d = DataProtocol(_Counter(), CFG, seed=0)
     with pytest.raises(IndexError):
         d.split(6)
+
+
+class _Tokens(_Counter):
+    """The same draws declared discrete (support 8, no ``support_size``)."""
+
+    vocab_size = 2
+
+
+def _rows(x: np.ndarray) -> set[bytes]:
+    return {r.tobytes() for r in np.ascontiguousarray(x)}
+
+
+# depth 2: 384 sequences; i.i.d. splits of 32 share several of them
+DEPTH2 = DataConfig(n_train=32, n_test=100, n_pairs=2, n_seed_pairs=0)
+
+
+def test_discrete_splits_are_content_disjoint():
+    model = TreeGrammar(depth=2)
+    d = DataProtocol(model, DEPTH2, seed=0)
+    blocks = [d.split(j) for j in range(4)] + [d.test_set()]
+    everything = np.concatenate(blocks)
+    assert len(_rows(everything)) == everything.shape[0] == 4 * 32 + 100  # all distinct
+    assert np.all(model.is_valid(everything))
+    counts = content_overlaps(d)
+    np.testing.assert_array_equal(counts["pair"], [0, 0])
+    np.testing.assert_array_equal(counts["test"], [0, 0, 0, 0])
+    # the kept draws are the first occurrences of the i.i.d. stream, in stream order
+    stream = model.sample(d.pool.shape[0], d.pool_seed)
+    np.testing.assert_array_equal(d.pool, stream)
+    kept = np.concatenate([d.split_indices(j) for j in range(4)] + [d.test_indices()])
+    np.testing.assert_array_equal(kept, first_distinct(stream)[: kept.size])
+    # the same sizes drawn by index would overlap: the check above is not vacuous
+    iid = stream[: 4 * 32 + 100]
+    assert len(_rows(iid[:32]) & _rows(iid[32:64])) + len(_rows(iid[:128]) & _rows(iid[128:])) > 0
+
+
+def test_discrete_splits_reproducible_and_prefix():
+    model = TreeGrammar(depth=2)
+    a, b, c = (DataProtocol(model, DEPTH2, seed=s) for s in (3, 3, 4))
+    for j in range(4):
+        np.testing.assert_array_equal(a.split(j), b.split(j))
+    np.testing.assert_array_equal(a.test_set(), b.test_set())
+    assert not np.array_equal(a.split(0), c.split(0))
+    bigger = DataProtocol(model, DataConfig(n_train=64, n_test=100, n_pairs=2), seed=3)
+    np.testing.assert_array_equal(bigger.split(0)[:32], a.split(0))
+
+
+def test_support_too_small_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"data\.n_train.*384") as err:
+        DataProtocol(TreeGrammar(depth=2), DataConfig(n_train=100, n_test=200, n_pairs=1), 0)
+    assert "400" in str(err.value)
+    # no support_size: the draws run out and name the key
+    with pytest.raises(ConfigError, match=r"data\.n_train"):
+        DataProtocol(_Tokens(), DataConfig(n_train=3, n_test=3, n_pairs=1), 0).split(0)
+    d = DataProtocol(_Tokens(), DataConfig(n_train=2, n_test=2, n_pairs=1, n_seed_pairs=0), 0)
+    assert len(_rows(np.concatenate([d.split(0), d.split(1), d.test_set()]))) == 6
+
+
+def test_continuous_model_keeps_index_blocks():
+    d = DataProtocol(_Counter(), CFG, seed=0)
+    assert not d.discrete
+    pool = d.pool
+    assert len(_rows(pool)) < pool.shape[0]  # repeats kept: 47 draws of 8 values
+    counts = content_overlaps(d)
+    assert counts["pair"].shape == (3,) and counts["test"].shape == (6,)
+    assert counts["pair"].sum() > 0
+
+
+def test_excluded_mass_is_the_probability_of_earlier_draws():
+    model = TreeGrammar(depth=2)
+    d = DataProtocol(model, DEPTH2, seed=0)
+    kept = np.concatenate([d.split(j) for j in range(4)] + [d.test_set()])
+    mass = excluded_mass(model, kept)
+    p = np.exp(model.log_prob(kept))
+    assert mass[0] == 0.0
+    assert mass[100] == pytest.approx(p[:100].sum(), rel=1e-12)
+    assert np.all(np.diff(mass) > 0) and mass[-1] < 1.0
