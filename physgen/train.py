@@ -88,6 +88,7 @@ __all__ = [
     "TrainResult",
     "checkpoint_steps",
     "checkpoints_of",
+    "init_weight",
     "load_checkpoint",
     "lr_factors",
     "save_checkpoint",
@@ -174,6 +175,20 @@ def lr_factors(steps: int, schedule: str) -> np.ndarray:
     span = max(steps - w, 1)
     cosine = 0.1 + 0.2 * (1.0 + np.cos(np.pi * (i - w) / span))
     return np.where(i < w, warm, cosine)
+
+
+def init_weight(steps: np.ndarray, decay: float, warmup: bool = True) -> np.ndarray:
+    r"""Share :math:`w_0(s) = \prod_{j=1}^{s} \gamma_j` of the initial weights in the average
+    after ``s`` updates, for each ``s`` in ``steps`` (shape of ``steps``, float64); 1 at
+    ``s = 0``, and 0 for ``decay = 0`` (no average). A diagnostic of the average is a lag
+    artefact where this share is not small (docs/onsets.md: ``valid = init_weight ≤ 0.01``)."""
+    s = np.asarray(steps, dtype=np.int64)
+    if decay == 0.0:
+        return np.where(s == 0, 1.0, 0.0)
+    j = np.arange(1, int(s.max(initial=0)) + 1, dtype=np.float64)
+    gamma = np.minimum(decay, (1.0 + j) / (10.0 + j)) if warmup else np.full(j.size, decay)
+    log_w = np.concatenate([[0.0], np.cumsum(np.log(gamma))])
+    return np.exp(log_w[s])
 
 
 class ExponentialMovingAverage:

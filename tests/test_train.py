@@ -17,6 +17,7 @@ from physgen.train import (
     ExponentialMovingAverage,
     checkpoint_steps,
     checkpoints_of,
+    init_weight,
     load_checkpoint,
     lr_factors,
     save_checkpoint,
@@ -278,6 +279,8 @@ def test_ema_warmup_equals_telescoped_closed_form():
     assert w0 + w.sum() == pytest.approx(1.0, rel=1e-12)
     expected = w0 * thetas[0] + w @ thetas[1:]
     assert _averaged(thetas, 0.9999, True) == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    assert init_weight(np.array([S]), 0.9999)[0] == pytest.approx(w0, rel=1e-9)
+    np.testing.assert_array_equal(init_weight(np.array([0, 5]), 0.0), [1.0, 0.0])
 
 
 @pytest.mark.parametrize("warmup", [True, False])
@@ -290,6 +293,7 @@ def test_ema_equals_weighted_sum_with_cap(warmup):
     # w_k = (1 - γ_k) Π_{j>k} γ_j, with γ_0 ≡ 0 for the initial weights
     w = np.array([(1 - (g[k - 1] if k else 0.0)) * np.prod(g[k:]) for k in range(S + 1)])
     assert _averaged(thetas, decay, warmup) == pytest.approx(w @ thetas, rel=1e-12)
+    assert init_weight(np.array([0, S]), decay, warmup) == pytest.approx([1.0, w[0]], rel=1e-9)
     # the warm-up removes the initialisation: Π γ_s ≈ 10!·81!/90! · 0.9^120 ≈ 1e-14
     assert w[0] < 1e-13 if warmup else w[0] == pytest.approx(decay**S)
 

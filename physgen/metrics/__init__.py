@@ -39,12 +39,17 @@ from physgen.metrics.neighbours import (
     nn_histogram,
 )
 from physgen.metrics.onsets import (
+    Onset,
+    argmin_bracketed,
     argmin_onset,
     bias_onset,
+    bias_onset_bracketed,
+    count_before,
+    exceed_bracketed,
     first_exceed_onset,
     memorisation_floor,
 )
-from physgen.metrics.oracle import oracle_ladder, root_only_kl
+from physgen.metrics.oracle import oracle_ladder, root_only_kl, site_only_kl
 from physgen.metrics.privacy import membership_auc
 from physgen.metrics.uturn import uturn_overlap
 
@@ -52,12 +57,17 @@ __all__ = [
     "Bound",
     "FrozenNoise",
     "LossParts",
+    "Onset",
+    "argmin_bracketed",
     "argmin_onset",
     "bias_onset",
+    "bias_onset_bracketed",
     "copy_fraction",
+    "count_before",
     "denoiser_divergence",
     "denoising_loss",
     "euclidean_nn",
+    "exceed_bracketed",
     "first_exceed_onset",
     "frozen_noise",
     "gap_ratio",
@@ -75,5 +85,6 @@ __all__ = [
     "oracle_ladder",
     "root_only_kl",
     "scores",
+    "site_only_kl",
     "uturn_overlap",
 ]

@@ -27,7 +27,7 @@ from physgen.errors import PhysgenError
 from physgen.metrics._common import DEFAULT_EPS, denoise_batched
 from physgen.metrics.divergence import kl_divergence
 
-__all__ = ["oracle_ladder", "root_only_kl"]
+__all__ = ["oracle_ladder", "root_only_kl", "site_only_kl"]
 
 
 def _depth(model: Any) -> int:
@@ -82,3 +82,28 @@ def root_only_kl(
     p = denoise_batched(model, x_t, alpha_bar, batch_size, filtered_levels=0)
     q = denoise_batched(model, x_t, alpha_bar, batch_size, filtered_levels=_depth(model))
     return float(np.mean(kl_divergence(p, q, eps)))
+
+
+def site_only_kl(
+    model: Any,
+    x_t: np.ndarray,
+    alpha_bar: float | np.ndarray,
+    *,
+    eps: float = DEFAULT_EPS,
+    batch_size: int | None = None,
+) -> float:
+    r""":math:`E\,\mathrm{KL}(\mathrm{BP}_0 \| \hat x_0^{\rm site})` on the inputs ``x_t``
+    (``(n, N, q)``): the divergence from the exact denoiser of the independent-site predictor
+    :math:`\hat x^{\rm site}_{0,i}(a) \propto m_i(a)\, e^{h_i(a)}`, :math:`m_i` the exact leaf
+    marginals (``model.site_marginals()``, ``(N, q)``) and
+    :math:`h_i(a) = \sqrt{\bar\alpha}\, x_{t,i}[a] / (1-\bar\alpha)` the leaf evidence. What a
+    network knows at the end of the initial transient (single-site statistics only): the
+    reference level of the ``progress`` rule of
+    :func:`physgen.metrics.onsets.bias_onset_bracketed`."""
+    x = np.asarray(x_t, dtype=np.float64)
+    a = np.asarray(alpha_bar, dtype=np.float64).reshape((-1,) + (1,) * (x.ndim - 1))
+    logits = np.log(np.maximum(model.site_marginals(), eps)) + np.sqrt(a) * x / (1.0 - a)
+    site = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    site /= site.sum(axis=-1, keepdims=True)
+    p = denoise_batched(model, x, alpha_bar, batch_size, filtered_levels=0)
+    return float(np.mean(kl_divergence(p, site, eps)))

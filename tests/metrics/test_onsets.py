@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from physgen.errors import PhysgenError
-from physgen.metrics import argmin_onset, bias_onset, first_exceed_onset, memorisation_floor
+from physgen.metrics import (
+    Onset,
+    argmin_bracketed,
+    argmin_onset,
+    bias_onset,
+    bias_onset_bracketed,
+    count_before,
+    exceed_bracketed,
+    first_exceed_onset,
+    memorisation_floor,
+)
 
 STEPS = np.array([1, 10, 100, 1000, 10000])
 
@@ -63,3 +73,114 @@ def test_curve_shape_errors() -> None:
         argmin_onset(STEPS, [1.0, 2.0])
     with pytest.raises(PhysgenError, match="increasing"):
         argmin_onset(STEPS[::-1], [1.0] * 5)
+
+
+# ---------------------------------------------------------------- brackets, censoring, τ_bias rule
+GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048])
+
+
+def test_argmin_bracket_and_censoring() -> None:
+    inside = argmin_bracketed(STEPS, [5.0, 3.0, 1.0, 2.0, 4.0])
+    assert (inside.tau, inside.lo, inside.hi, inside.censored) == (100.0, 10.0, 1000.0, False)
+    first = argmin_bracketed(STEPS, [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert (first.tau, first.lo, first.hi, first.censored) == (1.0, 0.0, 10.0, True)
+    last = argmin_bracketed(STEPS, [5.0, 4.0, 3.0, 2.0, 1.0])
+    assert (last.tau, last.lo, last.hi, last.censored) == (10000.0, 1000.0, np.inf, True)
+    # the valid range's edges, and neighbours skip invalid / NaN checkpoints
+    at_first_valid = argmin_bracketed(STEPS, [0.0, 3.0, 2.0, 4.0, 5.0], valid=[0, 0, 1, 1, 1])
+    assert at_first_valid.tau == 100.0 and at_first_valid.lo == 0.0 and at_first_valid.censored
+    holes = argmin_bracketed(STEPS, [5.0, np.nan, 1.0, np.nan, 4.0])
+    assert (holes.lo, holes.hi, holes.censored) == (1.0, 10000.0, False)
+    none = argmin_bracketed(STEPS, [1.0] * 5, valid=[False] * 5)
+    assert np.isnan(none.tau) and np.isnan(none.lo) and none.censored
+    batch = argmin_bracketed(STEPS, [[5.0, 3.0, 1.0, 2.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    np.testing.assert_array_equal(batch.censored, [False, True])
+    np.testing.assert_array_equal(batch.hi, [1000.0, 10.0])
+
+
+def test_exceed_bracket_and_censoring() -> None:
+    nan = np.nan
+    # checked at 10, 1000, 10000 only: the onset lies in (10, 1000]
+    mid = exceed_bracketed(STEPS, [nan, 0.0, nan, 0.3, 0.4], 0.1)
+    assert (mid.tau, mid.lo, mid.hi, mid.censored) == (1000.0, 10.0, 1000.0, False)
+    at_end = exceed_bracketed(STEPS, [nan, 0.0, nan, 0.0, 0.4], 0.1)
+    assert at_end.tau == 10000.0 and at_end.lo == 1000.0 and at_end.censored
+    at_start = exceed_bracketed(STEPS, [nan, 0.5, nan, 0.3, 0.4], 0.1)
+    assert at_start.tau == 10.0 and at_start.lo == 0.0 and at_start.censored
+    never = exceed_bracketed(STEPS, [nan, 0.0, nan, 0.0, 0.0], 0.1)
+    assert np.isnan(never.tau) and never.lo == 10000.0 and never.hi == np.inf and never.censored
+
+
+# S and D_0 of a pair at raw weights, small n: the random initialisation (both large), the
+# transient (both networks at the trivial predictor, D_0 ≈ d_triv = 3: S small), learning (S up,
+# D_0 down), the biased minimum of S at 256, then the networks diverge
+S_SMALL = np.array([5.0, 1.0, 0.3, 0.2, 0.5, 0.9, 0.8, 0.6, 0.45, 0.6, 0.9, 1.3])
+D0_SMALL = np.array([9.0, 4.0, 3.1, 3.0, 2.9, 2.4, 1.8, 1.4, 1.2, 1.25, 1.4, 1.6])
+
+
+def test_bias_rule_excludes_the_transient_minimum() -> None:
+    assert argmin_onset(GRID, S_SMALL) == 8.0  # the plain argmin sits on the transient
+    # learned (D_0 ≤ 1.2 + (3 - 1.2)/2 = 2.1) from step 64 for both networks
+    onset = bias_onset_bracketed(GRID, S_SMALL, D0_SMALL, D0_SMALL + 0.05, d_trivial=3.0)
+    assert onset.tau == 256.0 and (onset.lo, onset.hi) == (128.0, 512.0) and not onset.censored
+
+
+def test_bias_rule_at_paper_scale_is_the_plain_argmin() -> None:
+    # the first checkpoint comes long after the transient: both networks have learned
+    grid = GRID * 1000
+    S = np.array([1.5, 1.2, 0.9, 0.7, 0.5, 0.45, 0.5, 0.7, 0.9, 1.2, 1.5, 1.9])
+    d0 = np.array([1.6, 1.4, 1.2, 1.1, 1.0, 1.0, 1.05, 1.1, 1.2, 1.3, 1.4, 1.5])
+    plain = argmin_onset(grid, S)
+    assert plain == 32_000.0
+    onset = bias_onset_bracketed(grid, S, d0, d0, d_trivial=3.0)
+    assert onset.tau == plain and not onset.censored
+
+
+def test_bias_rule_no_minimum_after_the_transient_is_censored() -> None:
+    # S only rises once the networks learn: no biased phase to measure, and the transient
+    # minimum is not reported in its place
+    S = np.array([5.0, 1.0, 0.3, 0.2, 0.5, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
+    onset = bias_onset_bracketed(GRID, S, D0_SMALL, D0_SMALL, d_trivial=3.0)
+    assert onset.tau == 64.0 and onset.censored
+
+
+def test_bias_rule_excludes_the_averaging_lag() -> None:
+    # an average started at the initialisation (γ = 0.99, no warm-up): S and D_0 fall as the
+    # initial weights leave the average, S has its minimum near the horizon 1/(1-γ) = 100
+    w0 = 0.99**GRID  # the initial weights' share of the average
+    S = np.array([5.6, 5.5, 5.4, 5.2, 4.6, 3.9, 2.9, 1.8, 0.8, 1.0, 1.3, 1.6])
+    d0 = 1.0 + 4.0 * w0
+    assert argmin_onset(GRID, S) == 256.0
+    # D_0 alone already puts the lag minimum at the edge of the valid range …
+    assert bias_onset_bracketed(GRID, S, d0, d0, d_trivial=3.0).censored
+    # … and the share of the initial weights (7.6 % at 256) excludes it
+    onset = bias_onset_bracketed(GRID, S, d0, d0, d_trivial=3.0, valid=w0 <= 0.01)
+    assert onset.tau == 512.0 and onset.lo == 0.0 and onset.censored
+
+
+def test_bias_rule_never_learned_and_bad_progress() -> None:
+    S, d_a, d_b = S_SMALL, D0_SMALL, D0_SMALL + 0.05
+    onset = bias_onset_bracketed(GRID, S, d_a, d_b + 10.0, d_trivial=3.0)
+    assert np.isnan(onset.tau) and onset.censored
+    with pytest.raises(PhysgenError, match="progress"):
+        bias_onset_bracketed(GRID, S, d_a, d_b, 3.0, progress=1.5)
+    # batched over pairs, one trivial level per pair
+    both = bias_onset_bracketed(GRID, np.stack([S, S]), d_a, d_b, d_trivial=np.array([3.0, 0.5]))
+    assert both.tau[0] == 256.0 and np.isnan(both.tau[1])
+
+
+def test_count_before_needs_ordered_brackets() -> None:
+    bias = Onset(
+        tau=np.array([100.0, 100.0, 100.0, 100.0]),
+        lo=np.array([50.0, 50.0, 50.0, 50.0]),
+        hi=np.array([200.0, 200.0, 200.0, 200.0]),
+        censored=np.array([False, False, False, True]),
+    )
+    test = Onset(
+        tau=np.array([400.0, 200.0, 400.0, 400.0]),
+        lo=np.array([200.0, 100.0, 300.0, 300.0]),
+        hi=np.array([800.0, 400.0, np.inf, 800.0]),
+        censored=np.array([False, False, True, False]),
+    )
+    # pair 0: ordered (bias < 200 < test); pair 1: brackets overlap; 2 and 3: censored
+    assert count_before(bias, test) == (1, 2)
