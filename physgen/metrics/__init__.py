@@ -20,7 +20,16 @@ Every function is batched NumPy in float64 and takes any denoiser (an object wit
 from __future__ import annotations
 
 from physgen.metrics import images, scores
-from physgen.metrics.divergence import Bound, denoiser_divergence, kl_along_time, kl_divergence
+from physgen.metrics.divergence import (
+    Bound,
+    DivergenceEstimate,
+    denoiser_divergence,
+    divergence_estimate,
+    item_divergence,
+    kl_along_time,
+    kl_divergence,
+    nested_mean_se,
+)
 from physgen.metrics.losses import (
     FrozenNoise,
     LossParts,
@@ -55,6 +64,7 @@ from physgen.metrics.uturn import uturn_overlap
 
 __all__ = [
     "Bound",
+    "DivergenceEstimate",
     "FrozenNoise",
     "LossParts",
     "Onset",
@@ -66,6 +76,7 @@ __all__ = [
     "count_before",
     "denoiser_divergence",
     "denoising_loss",
+    "divergence_estimate",
     "euclidean_nn",
     "exceed_bracketed",
     "first_exceed_onset",
@@ -74,12 +85,14 @@ __all__ = [
     "hamming_bins",
     "hamming_nn",
     "images",
+    "item_divergence",
     "kl_along_time",
     "kl_divergence",
     "loss_decomposition",
     "membership_auc",
     "memorisation_floor",
     "memorised_fraction",
+    "nested_mean_se",
     "nn_divergence",
     "nn_histogram",
     "oracle_ladder",
