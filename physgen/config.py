@@ -10,7 +10,7 @@ Sections::
 
     seed = 0
     [model]      name = "tree", then the model's own constructor parameters (q, depth, …)
-    [data]       n_train, n_test, n_pairs, n_seed_pairs
+    [data]       n_train, n_test, n_pairs, n_seed_pairs, pool_size, content_disjoint
     [diffusion]  T, schedule
     [net]        kind, width, layers, heads, ff, time_dim, dropout
     [train]      steps, batch_size, lr, lr_schedule, ema_decay, ema_warmup, eval_weights,
@@ -79,6 +79,10 @@ class DataConfig:
     ``n_seed_pairs`` pairs train two seeds on one split (the seed-noise baseline). The splits and
     the test set are disjoint blocks of one seeded pool of ``pool_size`` samples (the paper: 10^6);
     asking for more than the pool holds is an error, never a silent overlap.
+    ``content_disjoint`` (discrete models): no sequence appears twice across the splits and the
+    test set — repeats of the model's i.i.d. draws are dropped, and a support too small for the
+    data asked for is an error naming ``data.n_train`` (:mod:`physgen.data`); ``false`` keeps
+    the index-disjoint blocks of i.i.d. draws (only for tests on tiny grammars).
     """
 
     n_train: int = 64
@@ -86,6 +90,7 @@ class DataConfig:
     n_pairs: int = 3
     n_seed_pairs: int = 1
     pool_size: int = 1_000_000
+    content_disjoint: bool = True
 
     def validate(self, prefix: str = "data") -> None:
         _check(self.n_train >= 1, f"{prefix}.n_train", f"must be ≥ 1, got {self.n_train}")

@@ -70,6 +70,7 @@ __all__ = [
     "DataProtocol",
     "NetworkSpec",
     "Pair",
+    "check_support",
     "content_overlaps",
     "excluded_mass",
     "first_distinct",
@@ -107,6 +108,30 @@ class Pair:
 MAX_DRAWS_PER_KEPT = 64
 """Stream draws allowed per kept distinct sequence before the support is declared too small
 (a model without ``support_size``: the kept set then holds most of the probability mass)."""
+
+
+def _content_disjoint(model: Any, data_cfg: DataConfig) -> bool:
+    """Whether the data of ``model`` are drawn content-disjoint: a discrete model
+    (``vocab_size`` set) and ``data.content_disjoint``."""
+    return data_cfg.content_disjoint and getattr(model, "vocab_size", None) is not None
+
+
+def check_support(model: Any, data_cfg: DataConfig) -> int | None:
+    """The support size of a discrete model with ``support_size()`` (else ``None``), after
+    checking that it holds the ``2 n_pairs n_train + n_test`` distinct sequences of
+    content-disjoint data: a :class:`ConfigError` naming ``data.n_train`` otherwise."""
+    if not _content_disjoint(model, data_cfg) or not hasattr(model, "support_size"):
+        return None
+    support = int(model.support_size())
+    splits = 2 * data_cfg.n_pairs
+    need = splits * data_cfg.n_train + data_cfg.n_test
+    if need > support:
+        raise ConfigError(
+            "data.n_train",
+            f"{splits} content-disjoint splits of {data_cfg.n_train} plus {data_cfg.n_test} test "
+            f"sequences need {need} distinct sequences but the model's support holds {support}",
+        )
+    return support
 
 
 def first_distinct(rows: np.ndarray) -> np.ndarray:
@@ -203,24 +228,15 @@ class DataProtocol:
                 "data.n_seed_pairs",
                 f"at most one seed pair per split ({self.n_splits}), got {data_cfg.n_seed_pairs}",
             )
-        self.discrete = getattr(model, "vocab_size", None) is not None
-        self.support_size: int | None = None
-        if self.discrete and hasattr(model, "support_size"):
-            self.support_size = int(model.support_size())
-            if self.n_used > self.support_size:
-                raise ConfigError(
-                    "data.n_train",
-                    f"{self.n_splits} content-disjoint splits of {data_cfg.n_train} plus "
-                    f"{data_cfg.n_test} test sequences need {self.n_used} distinct sequences but "
-                    f"the model's support holds {self.support_size}",
-                )
+        self.content_disjoint = _content_disjoint(model, data_cfg)
+        self.support_size = check_support(model, data_cfg)
         self.pool_seed = spawn(self.seed, POOL_LABEL)
         self._network_root = spawn(self.seed, NETWORK_LABEL)
         self._pool: np.ndarray | None = None
         self._kept: np.ndarray | None = None
 
     def _draw(self) -> None:
-        if self.discrete:
+        if self.content_disjoint:
             self._pool, self._kept = _draw_distinct(
                 self.model, self.n_used, self.pool_seed, self.support_size
             )

@@ -156,7 +156,7 @@ def test_support_too_small_is_a_config_error():
 
 def test_continuous_model_keeps_index_blocks():
     d = DataProtocol(_Counter(), CFG, seed=0)
-    assert not d.discrete
+    assert not d.content_disjoint
     pool = d.pool
     assert len(_rows(pool)) < pool.shape[0]  # repeats kept: 47 draws of 8 values
     counts = content_overlaps(d)

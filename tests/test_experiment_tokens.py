@@ -23,7 +23,14 @@ from physgen.experiments.tokens import _Recorder, plan_networks, sample_checkpoi
 TINY = {
     "seed": 3,
     "model": {"name": "tree", "q": 3, "depth": 2, "q_eff": 2},
-    "data": {"n_train": 12, "n_test": 40, "n_pairs": 1, "n_seed_pairs": 1},
+    # 24 sequences in this grammar: too few for content-disjoint data
+    "data": {
+        "n_train": 12,
+        "n_test": 40,
+        "n_pairs": 1,
+        "n_seed_pairs": 1,
+        "content_disjoint": False,
+    },
     "diffusion": {"T": 40},
     "net": {"width": 16, "layers": 1, "heads": 2, "ff": 16, "time_dim": 8},
     "train": {"steps": 40, "n_checkpoints": 5, "batch_size": 8, "device": "cpu"},
@@ -158,7 +165,10 @@ def test_exact_denoiser_through_the_evaluation_path(cfg: ExperimentConfig) -> No
 
 def test_plan_networks_reuses_replicate_zero() -> None:
     cfg = ExperimentConfig.from_dict(
-        {**TINY, "data": {"n_train": 4, "n_test": 8, "n_pairs": 3, "n_seed_pairs": 2}}
+        {
+            **TINY,
+            "data": {**TINY["data"], "n_train": 4, "n_test": 8, "n_pairs": 3, "n_seed_pairs": 2},
+        }
     )
     from physgen.data import DataProtocol
 
