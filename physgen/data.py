@@ -14,20 +14,25 @@ Asking for more than the pool holds — ``pool_size`` of the config, or the mode
 ``pool_size`` attribute when it has a finite dataset — raises a
 :class:`~physgen.errors.ConfigError` naming ``data.n_train``: never a silent overlap.
 
-Content-disjoint draws for discrete models (``model.vocab_size`` set; docs/data.md). Index-disjoint
-is not content-disjoint when the support is small: two i.i.d. draws coincide with probability
-:math:`\sum_x p(x)^2`, so at depth 2 half of a split of 64 reappears in its partner. For a
-discrete model the pool is therefore the stream of i.i.d. draws with **repeats of already-kept
-sequences dropped**: kept draw :math:`m` is the first draw of the stream not equal to kept draws
-:math:`0 \dots m-1`, and the blocks above are blocks of *kept* draws (:meth:`DataProtocol.pool_index`
-maps them to stream indices). No sequence then appears twice anywhere — not between the splits of a
-pair, not between a split and the test set, not within a split. This is successive sampling
-without replacement: given the kept set :math:`U`, the next kept sequence has law
-:math:`p(x)\,\mathbb 1[x \notin U] / (1 - p(U))`, at total variation :math:`p(U)` from
-:math:`p` (:func:`excluded_mass` computes it exactly from ``model.log_prob``). It needs
-:math:`2Pn + n_{\rm test}` distinct sequences: beyond the model's ``support_size()`` that is a
-:class:`~physgen.errors.ConfigError` naming ``data.n_train``. Split 0 at size :math:`n` is still a
-prefix of split 0 at size :math:`2n`; continuous models keep the plain index blocks.
+Content-disjoint draws for discrete models (``model.vocab_size`` set and
+``data.content_disjoint``, the default; docs/data.md). Index-disjoint is not content-disjoint when
+the support is small: two i.i.d. draws coincide with probability :math:`\sum_x p(x)^2`, so at
+depth 2 half of a split of 64 reappears in its partner. For a discrete model the blocks (splits
+:math:`0 \dots 2P-1`, then the test set) are therefore filled in order from the stream of i.i.d.
+draws, **dropping every draw whose sequence already appears in an earlier block**; repeats within
+a block are kept, as in any i.i.d. sample. No sequence is then shared between two splits, nor
+between a split and the test set. Block :math:`b` is an i.i.d. sample of the model restricted to
+the sequences not in the earlier blocks :math:`U_b`,
+
+.. math:: p_b(x) = \frac{p(x)\,\mathbb 1[x \notin U_b]}{1 - p(U_b)},
+
+at total variation :math:`p(U_b)` from the model (:func:`excluded_mass`, exact from
+``model.log_prob``); split 0 is an exact i.i.d. sample, the test set the most affected block.
+:meth:`DataProtocol.pool_index` maps kept draws to stream indices. Beyond the model's
+``support_size()`` (:math:`2Pn + n_{\rm test}` distinct sequences can be needed) the request is a
+:class:`~physgen.errors.ConfigError` naming ``data.n_train``, as is a stream that cannot fill the
+blocks. Split 0 at size :math:`n` is still a prefix of split 0 at size :math:`2n`; continuous
+models keep the plain index blocks.
 
 Pairs (:meth:`DataProtocol.pairs`):
 
@@ -73,7 +78,6 @@ __all__ = [
     "check_support",
     "content_overlaps",
     "excluded_mass",
-    "first_distinct",
 ]
 
 POOL_LABEL = 1
@@ -106,8 +110,8 @@ class Pair:
 
 
 MAX_DRAWS_PER_KEPT = 64
-"""Stream draws allowed per kept distinct sequence before the support is declared too small
-(a model without ``support_size``: the kept set then holds most of the probability mass)."""
+"""Stream draws allowed per kept sample before the support is declared too small (the earlier
+blocks then hold most of the probability mass)."""
 
 
 def _content_disjoint(model: Any, data_cfg: DataConfig) -> bool:
@@ -134,46 +138,68 @@ def check_support(model: Any, data_cfg: DataConfig) -> int | None:
     return support
 
 
-def first_distinct(rows: np.ndarray) -> np.ndarray:
-    """Indices of the first occurrence of every distinct row of ``rows`` (shape ``(m, ...)``),
-    in stream order (shape ``(n_distinct,)``, int64)."""
-    flat = np.ascontiguousarray(rows).reshape(len(rows), -1)
-    _, first = np.unique(flat, axis=0, return_index=True)
-    return np.sort(first)
+def _rows(x: np.ndarray) -> list[bytes]:
+    """One hashable key per sample (its native row's bytes)."""
+    x = np.ascontiguousarray(x)
+    return [r.tobytes() for r in x.reshape(len(x), -1)]
 
 
-def _draw_distinct(
-    model: Any, n: int, seed: int, support: int | None
+def _draw_blocks(
+    model: Any, sizes: list[int], seed: int, support: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` distinct samples of the stream of ``seed`` and their stream indices:
-    ``(stream prefix (m, *native), kept indices (n,))``. Sample ``i`` of ``model.sample(m, seed)``
-    depends only on ``(seed, i)``, so a longer draw extends the shorter one; the length doubles
-    until ``n`` distinct samples are in (at most ``MAX_DRAWS_PER_KEPT · n`` draws)."""
-    m = n
+    """Content-disjoint blocks from the i.i.d. stream of ``seed`` (module docstring): block
+    ``b`` takes the next ``sizes[b]`` draws whose sequence is in no earlier block (repeats
+    within the block are kept). Returns ``(stream prefix (m, *native), stream indices of the
+    kept draws in block order (sum(sizes),))``. Sample ``i`` of ``model.sample(m, seed)`` depends
+    only on ``(seed, i)``, so a longer draw extends a shorter one; the length doubles until the
+    blocks are full, at most ``MAX_DRAWS_PER_KEPT · sum(sizes)`` draws."""
+    total = sum(sizes)
+    used: set[bytes] = set()
+    block: set[bytes] = set()
+    kept: list[int] = []
+    b, filled, pos, m = 0, 0, 0, total
     while True:
         stream = np.asarray(model.sample(m, seed))
-        kept = first_distinct(stream)
-        if kept.size >= n:
-            return stream[: kept[n - 1] + 1], kept[:n]
-        if m >= MAX_DRAWS_PER_KEPT * n:
+        keys = _rows(stream[pos:])
+        for i, key in enumerate(keys, start=pos):
+            if key in used:
+                continue
+            kept.append(i)
+            block.add(key)
+            filled += 1
+            if filled == sizes[b]:
+                used |= block
+                block, filled, b = set(), 0, b + 1
+                if b == len(sizes):
+                    return stream[: i + 1], np.asarray(kept, dtype=np.int64)
+        pos = m
+        if m >= MAX_DRAWS_PER_KEPT * total:
             size = (
-                f"its support holds {support}" if support is not None else "its support is smaller"
+                f"its support holds {support}"
+                if support is not None
+                else "its support is too small"
             )
             raise ConfigError(
                 "data.n_train",
-                f"{n} distinct sequences are needed but {m} draws of the model gave only "
-                f"{kept.size} ({size}); use fewer or smaller splits, or a larger model",
+                f"{m} draws of the model filled only {len(kept)} of the {total} content-disjoint "
+                f"samples asked for ({size}); use fewer or smaller splits, or a larger model",
             )
         m *= 2
 
 
-def excluded_mass(model: Any, kept: np.ndarray) -> np.ndarray:
-    """:math:`p(U_m)`, the model probability of kept sequences ``0 … m-1`` (those excluded when
-    kept sequence :math:`m` is drawn), for every :math:`m`: the total variation between the law
-    of kept draw :math:`m` and the model (module docstring). ``kept``: distinct sequences in their
-    kept order, native encoding, shape ``(n, ...)``; needs ``model.log_prob``. Returns ``(n,)``."""
-    p = np.exp(np.asarray(model.log_prob(kept), dtype=np.float64))
-    return np.concatenate([[0.0], np.cumsum(p)[:-1]])
+def excluded_mass(model: Any, blocks: list[np.ndarray]) -> np.ndarray:
+    """:math:`p(U_b)` for each block ``b``: the model probability of the distinct sequences of
+    the blocks before it, i.e. the total variation between the law of block ``b`` and the model
+    (module docstring). ``blocks``: the native data of the blocks in draw order (splits, then
+    the test set); needs ``model.log_prob``. Returns ``(len(blocks),)``."""
+    out = np.zeros(len(blocks))
+    seen: dict[bytes, np.ndarray] = {}
+    for b, block in enumerate(blocks):
+        if seen:
+            out[b] = np.exp(model.log_prob(np.stack(list(seen.values())))).sum()
+        x = np.ascontiguousarray(block)
+        seen.update(zip(_rows(x), x, strict=True))
+    return out
 
 
 def content_overlaps(protocol: DataProtocol) -> dict[str, np.ndarray]:
@@ -184,12 +210,8 @@ def content_overlaps(protocol: DataProtocol) -> dict[str, np.ndarray]:
     two splits of disjoint pair ``p``, and to split ``j`` and the test set.
     """
 
-    def rows(x: np.ndarray) -> set[bytes]:
-        x = np.ascontiguousarray(x)
-        return {r.tobytes() for r in x.reshape(len(x), -1)}
-
-    splits = [rows(protocol.split(j)) for j in range(protocol.n_splits)]
-    test = rows(protocol.test_set())
+    splits = [set(_rows(protocol.split(j))) for j in range(protocol.n_splits)]
+    test = set(_rows(protocol.test_set()))
     pair = [len(splits[2 * p] & splits[2 * p + 1]) for p in range(protocol.cfg.n_pairs)]
     return {
         "pair": np.array(pair, dtype=np.int64),
@@ -237,8 +259,9 @@ class DataProtocol:
 
     def _draw(self) -> None:
         if self.content_disjoint:
-            self._pool, self._kept = _draw_distinct(
-                self.model, self.n_used, self.pool_seed, self.support_size
+            sizes = [self.cfg.n_train] * self.n_splits + [self.cfg.n_test]
+            self._pool, self._kept = _draw_blocks(
+                self.model, sizes, self.pool_seed, self.support_size
             )
         else:
             self._pool = np.asarray(self.model.sample(self.n_used, self.pool_seed))
