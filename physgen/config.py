@@ -253,6 +253,11 @@ class MetricsConfig:
     # validity, U-turn, KL along time) run at this many of the checkpoints (log-spaced, the
     # last included); ``uturn_starts`` training and test sequences start the U-turns.
     sample_checkpoints: int = 6
+    # > 1: the sample checkpoints are instead the sparsest subset of the checkpoints of the last
+    # two decades of training at most this ratio apart (physgen.train.ratio_subset), so that a
+    # first exceedance (τ_mem) there is bracketed within the ratio, not pushed to the end of the
+    # run by a sparse schedule; 0: ``sample_checkpoints`` of them, evenly spread
+    sample_ratio: float = 0.0
     uturn_starts: int = 32
     # Coupled samples use ancestral DDPM on this many evenly respaced steps (DDIM with η = 1,
     # Nichol & Dhariwal's respacing); a value ≥ T is the paper's full T-step sampler.
@@ -264,6 +269,11 @@ class MetricsConfig:
             _check(0.0 < v <= 1.0, f"{prefix}.{name}", f"must be in (0, 1], got {v}")
         for v in self.uturn_t_fracs:
             _check(0.0 < v <= 1.0, f"{prefix}.uturn_t_fracs", f"values must be in (0, 1], got {v}")
+        _check(
+            self.sample_ratio == 0.0 or self.sample_ratio > 1.0,
+            f"{prefix}.sample_ratio",
+            f"must be 0 (use sample_checkpoints) or > 1, got {self.sample_ratio}",
+        )
         for name in (
             "n_eval",
             "n_generate",

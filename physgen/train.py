@@ -91,6 +91,7 @@ __all__ = [
     "init_weight",
     "load_checkpoint",
     "lr_factors",
+    "ratio_subset",
     "save_checkpoint",
     "train",
 ]
@@ -153,6 +154,31 @@ def _fill_gap(a: int, b: int, ratio: float) -> np.ndarray:
         if ok.all():
             return pts[1:-1]
         k += 1
+
+
+def ratio_subset(steps: np.ndarray, max_ratio: float, start: float = 1.0) -> np.ndarray:
+    """The sparsest subset of checkpoints ``steps`` (``(n,)``, increasing) from ``start`` on
+    whose consecutive members are at most ``max_ratio`` apart (or neighbours in ``steps`` where
+    the grid itself is coarser), the last step always included: a bool mask ``(n,)``.
+
+    For the costly sample-based diagnostics: checked at these checkpoints, a first exceedance
+    such as τ_mem is bracketed within a factor ``max_ratio`` wherever it falls after ``start``,
+    rather than landing on the end of the run because the previous check was far earlier.
+    Greedy from the last step back: each next member is the earliest checkpoint within the ratio.
+    """
+    s = np.asarray(steps, dtype=np.float64)
+    if s.ndim != 1 or s.size == 0 or np.any(np.diff(s) <= 0):
+        raise PhysgenError("steps must be a non-empty, strictly increasing 1-d array")
+    if not max_ratio > 1.0:
+        raise PhysgenError(f"max_ratio must be > 1, got {max_ratio}")
+    mask = np.zeros(s.size, dtype=bool)
+    i = s.size - 1
+    mask[i] = True
+    while i > 0 and s[i] > start:
+        j = int(np.searchsorted(s, s[i] / max_ratio, side="left"))
+        i = min(j, i - 1)
+        mask[i] = True
+    return mask
 
 
 def checkpoints_of(cfg: TrainConfig) -> np.ndarray:

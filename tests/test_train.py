@@ -20,6 +20,7 @@ from physgen.train import (
     init_weight,
     load_checkpoint,
     lr_factors,
+    ratio_subset,
     save_checkpoint,
     train,
 )
@@ -369,3 +370,31 @@ def test_averaging_and_checkpoint_keys_validated(train_cfg, key):
 
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         ExperimentConfig.from_dict({"train": train_cfg})
+
+
+@pytest.mark.parametrize("ratio", [1.3, 2.0, 4.0])
+def test_ratio_subset_brackets_within_the_ratio(ratio):
+    steps = checkpoint_steps(6000, 25, 1.3)
+    mask = ratio_subset(steps, ratio, start=60)
+    chosen = steps[mask]
+    assert chosen[-1] == 6000 and chosen[0] <= 60
+    gaps = chosen[1:] / chosen[:-1]
+    # within the ratio, or the two are neighbours on the grid
+    idx = np.flatnonzero(mask)
+    assert np.all((gaps <= ratio) | (np.diff(idx) == 1))
+    # sparsest: dropping any inner member breaks the cap
+    for k in range(1, chosen.size - 1):
+        assert chosen[k + 1] / chosen[k - 1] > ratio
+    with pytest.raises(PhysgenError, match="max_ratio"):
+        ratio_subset(steps, 1.0)
+
+
+def test_sample_ratio_key_validated():
+    from physgen.config import ExperimentConfig
+    from physgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"metrics\.sample_ratio"):
+        ExperimentConfig.from_dict({"metrics": {"sample_ratio": 0.5}})
+    assert (
+        ExperimentConfig.from_dict({"metrics": {"sample_ratio": 2.0}}).metrics.sample_ratio == 2.0
+    )
