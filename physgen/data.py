@@ -265,7 +265,6 @@ class DataProtocol:
             )
         else:
             self._pool = np.asarray(self.model.sample(self.n_used, self.pool_seed))
-            self._kept = np.arange(self.n_used)
 
     @property
     def pool(self) -> np.ndarray:
@@ -277,8 +276,10 @@ class DataProtocol:
         return self._pool  # type: ignore[return-value]
 
     def pool_index(self, kept: np.ndarray) -> np.ndarray:
-        """Stream indices of kept draws ``kept`` (int array): the identity for a continuous
-        model, the first occurrences of distinct sequences for a discrete one."""
+        """Stream indices of kept draws ``kept`` (int array): the identity for index blocks
+        (nothing drawn), the accepted draws of the content-disjoint blocks otherwise."""
+        if not self.content_disjoint:
+            return np.asarray(kept, dtype=np.int64)
         if self._kept is None:
             self._draw()
         return self._kept[kept]  # type: ignore[index]
@@ -311,8 +312,10 @@ class DataProtocol:
         return self.model.encode(self.split(j))
 
     def network(self, split: int, replicate: int = 0) -> NetworkSpec:
-        """The network trained on ``split`` as replicate ``replicate`` and its seed."""
-        self.split_indices(split)
+        """The network trained on ``split`` as replicate ``replicate`` and its seed (no data
+        drawn)."""
+        if not 0 <= split < self.n_splits:
+            raise IndexError(f"split {split} out of range 0..{self.n_splits - 1}")
         seed = stream_key(self._network_root, split, replicate) >> 1
         return NetworkSpec(split=split, replicate=replicate, seed=seed)
 
