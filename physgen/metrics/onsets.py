@@ -20,16 +20,17 @@ one curve and an array of the leading shape otherwise. **NaN means "not reached 
   :math:`D_0^B < \mathrm{KL}(\mathrm{BP}_0\|\mathrm{BP}_L)`; rule ``"none"`` is the plain argmin.
 
 * :func:`bias_onset_bracketed` (the ``progress`` rule, docs/onsets.md): argmin of :math:`S` over
-  the checkpoints from the first one at which **both** networks have covered at least half of the
-  way from the trivial predictor to their own best, in their divergence :math:`d` from the exact
-  denoiser (:math:`D_0` for trees):
-  :math:`d_X(\tau) \le d_X^{\min} + \tfrac12 (d_{\rm triv} - d_X^{\min})` for
-  :math:`X = A, B`, :math:`d_{\rm triv}` the same divergence of the independent-site predictor
-  (:func:`physgen.metrics.oracle.site_only_kl`). The initial transient (both networks still near
-  the trivial predictor, or the random initialisation) fails it; so does an average still holding
-  the initial weights (pass ``valid = init_weight ≤ 0.01``, :func:`physgen.train.init_weight`).
-  It asks nothing of the oracle ladder, so it finds checkpoints at small :math:`n`, and at paper
-  scale (first checkpoint after the transient) it is the plain argmin.
+  the checkpoints from the first one at which **both** networks have learned, in their divergence
+  :math:`d` from the exact denoiser (:math:`D_0` for trees): each beats the independent-site
+  predictor (:math:`d_X \le d_{\rm triv}`, :func:`physgen.metrics.oracle.site_only_kl`) or has
+  covered half of the way from its first checkpoint to its best,
+  :math:`d_X(\tau) \le d_X^{\min} + \tfrac12 (d_X^{\rm first} - d_X^{\min})`. The initial
+  transient (networks that still ignore their input agree, so :math:`S` is small, while
+  :math:`d` is near its initial level) fails it; an average that still holds the initial
+  weights is excluded with ``valid = init_weight ≤ 0.01`` (:func:`physgen.train.init_weight`).
+  It asks nothing of the oracle ladder, so it finds checkpoints at small :math:`n`; at paper
+  scale the networks beat the trivial predictor from the first checkpoint on and it is the
+  plain argmin.
 
 * Every ``*_bracketed`` function returns an :class:`Onset`: the step, its **bracket** (the
   neighbouring valid checkpoints: the true onset lies strictly between them) and a **censored**
@@ -213,12 +214,13 @@ def bias_onset_bracketed(
     ``S``, ``d_a``, ``d_b``: ``(..., n_steps)``: the pair's divergence and each network's
     divergence from the exact denoiser (:math:`D_0` on test inputs); ``d_trivial``: that
     divergence for the independent-site predictor (a float or the leading shape). Network
-    :math:`X` has *learned* at :math:`\tau` when :math:`d_X(\tau) \le d_X^{\min} + p\,
-    (d_{\rm triv} - d_X^{\min})` (:math:`p` = ``progress``, :math:`d_X^{\min}` its minimum over
-    the run); the valid range runs from the first checkpoint where both have learned (and
-    ``valid``, e.g. the average no longer holds the initial weights, is true) to the end. A
-    network that never gets below :math:`d_{\rm triv}` leaves no valid checkpoint (NaN,
-    censored).
+    :math:`X` has *learned* at :math:`\tau` when it beats the independent-site predictor,
+    :math:`d_X(\tau) \le d_{\rm triv}`, or has covered the fraction :math:`p` (``progress``) of
+    the way from its first checkpoint to its best,
+    :math:`d_X(\tau) \le d_X^{\min} + (1-p)(d_X^{\rm first} - d_X^{\min})` with
+    :math:`d_X^{\min} < d_X^{\rm first}`. The valid range runs from the first checkpoint where
+    both have learned (and ``valid`` holds, e.g. the average no longer holds the initial
+    weights) to the end; ``valid`` is applied throughout. No valid checkpoint: NaN, censored.
     """
     if not 0.0 < progress < 1.0:
         raise PhysgenError(f"progress must be in (0, 1), got {progress}")
@@ -229,7 +231,9 @@ def bias_onset_bracketed(
         d = np.broadcast_to(np.asarray(d, dtype=np.float64), c.shape)
         finite = np.isfinite(d)
         best = np.min(np.where(finite, d, np.inf), axis=-1, keepdims=True)
-        learned &= finite & (best < triv) & (d <= best + progress * (triv - best))
+        first = np.take_along_axis(d, np.argmax(finite, axis=-1)[..., None], axis=-1)
+        halfway = (best < first) & (d <= best + (1.0 - progress) * (first - best))
+        learned &= finite & ((d <= triv) | halfway)
     ok = _valid_mask(c, valid)
     # one-sided: every checkpoint after the first learned one counts (a network whose d rises
     # again while it overfits is past the transient, not back in it)

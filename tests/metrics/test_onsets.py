@@ -111,36 +111,42 @@ def test_exceed_bracket_and_censoring() -> None:
     assert np.isnan(never.tau) and never.lo == 10000.0 and never.hi == np.inf and never.censored
 
 
-# S and D_0 of a pair at raw weights, small n: the random initialisation (both large), the
-# transient (both networks at the trivial predictor, D_0 ≈ d_triv = 3: S small), learning (S up,
-# D_0 down), the biased minimum of S at 256, then the networks diverge
+# S and D_0 of a pair at raw weights, small n (shapes as measured at depth 3, n = 64): the
+# transient (networks that ignore their input agree, S small, while D_0 stays near its initial
+# level), learning (S bumps, D_0 falls), the biased minimum of S at 256, then the networks
+# diverge. They never get far below the independent-site predictor (d_triv = 1.7).
 S_SMALL = np.array([5.0, 1.0, 0.3, 0.2, 0.5, 0.9, 0.8, 0.6, 0.45, 0.6, 0.9, 1.3])
-D0_SMALL = np.array([9.0, 4.0, 3.1, 3.0, 2.9, 2.4, 1.8, 1.4, 1.2, 1.25, 1.4, 1.6])
+D0_SMALL = np.array([10.7, 10.1, 9.8, 9.5, 8.5, 6.9, 4.3, 2.5, 2.2, 2.1, 2.1, 2.0])
+D_TRIV = 1.7
 
 
 def test_bias_rule_excludes_the_transient_minimum() -> None:
     assert argmin_onset(GRID, S_SMALL) == 8.0  # the plain argmin sits on the transient
-    # learned (D_0 ≤ 1.2 + (3 - 1.2)/2 = 2.1) from step 64 for both networks
-    onset = bias_onset_bracketed(GRID, S_SMALL, D0_SMALL, D0_SMALL + 0.05, d_trivial=3.0)
+    # half-way (D_0 ≤ 2.0 + (10.7 - 2.0)/2 = 6.35) from step 64 for both networks
+    onset = bias_onset_bracketed(GRID, S_SMALL, D0_SMALL, D0_SMALL + 0.05, D_TRIV)
     assert onset.tau == 256.0 and (onset.lo, onset.hi) == (128.0, 512.0) and not onset.censored
+    # the previous rule (beat the root-only oracle, KL(BP_0||BP_L) = 1.56) finds nothing here
+    assert np.isnan(bias_onset(GRID, S_SMALL, D0_SMALL, D0_SMALL, 1.56))
 
 
 def test_bias_rule_at_paper_scale_is_the_plain_argmin() -> None:
-    # the first checkpoint comes long after the transient: both networks have learned
+    # the first checkpoint comes long after the transient: both networks beat the trivial
+    # predictor from the start, though D_0 still falls (progress alone would start later)
     grid = GRID * 1000
-    S = np.array([1.5, 1.2, 0.9, 0.7, 0.5, 0.45, 0.5, 0.7, 0.9, 1.2, 1.5, 1.9])
+    S = np.array([1.5, 1.0, 0.6, 0.7, 0.9, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2])
     d0 = np.array([1.6, 1.4, 1.2, 1.1, 1.0, 1.0, 1.05, 1.1, 1.2, 1.3, 1.4, 1.5])
     plain = argmin_onset(grid, S)
-    assert plain == 32_000.0
-    onset = bias_onset_bracketed(grid, S, d0, d0, d_trivial=3.0)
-    assert onset.tau == plain and not onset.censored
+    assert plain == 4000.0
+    onset = bias_onset_bracketed(grid, S, d0, d0, d_trivial=D_TRIV)
+    assert onset.tau == plain and (onset.lo, onset.hi) == (2000.0, 8000.0) and not onset.censored
+    assert bias_onset_bracketed(grid, S, d0, d0, d_trivial=0.5).censored  # progress alone
 
 
 def test_bias_rule_no_minimum_after_the_transient_is_censored() -> None:
     # S only rises once the networks learn: no biased phase to measure, and the transient
     # minimum is not reported in its place
     S = np.array([5.0, 1.0, 0.3, 0.2, 0.5, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
-    onset = bias_onset_bracketed(GRID, S, D0_SMALL, D0_SMALL, d_trivial=3.0)
+    onset = bias_onset_bracketed(GRID, S, D0_SMALL, D0_SMALL, D_TRIV)
     assert onset.tau == 64.0 and onset.censored
 
 
@@ -151,21 +157,26 @@ def test_bias_rule_excludes_the_averaging_lag() -> None:
     S = np.array([5.6, 5.5, 5.4, 5.2, 4.6, 3.9, 2.9, 1.8, 0.8, 1.0, 1.3, 1.6])
     d0 = 1.0 + 4.0 * w0
     assert argmin_onset(GRID, S) == 256.0
-    # D_0 alone already puts the lag minimum at the edge of the valid range …
-    assert bias_onset_bracketed(GRID, S, d0, d0, d_trivial=3.0).censored
-    # … and the share of the initial weights (7.6 % at 256) excludes it
-    onset = bias_onset_bracketed(GRID, S, d0, d0, d_trivial=3.0, valid=w0 <= 0.01)
+    assert bias_onset_bracketed(GRID, S, d0, d0, D_TRIV).tau == 256.0  # D_0 alone: the lag
+    # the share of the initial weights (7.6 % at 256) marks it
+    onset = bias_onset_bracketed(GRID, S, d0, d0, D_TRIV, valid=w0 <= 0.01)
     assert onset.tau == 512.0 and onset.lo == 0.0 and onset.censored
 
 
 def test_bias_rule_never_learned_and_bad_progress() -> None:
-    S, d_a, d_b = S_SMALL, D0_SMALL, D0_SMALL + 0.05
-    onset = bias_onset_bracketed(GRID, S, d_a, d_b + 10.0, d_trivial=3.0)
+    flat = np.full(GRID.size, 5.0)  # never learns: no progress, never beats the trivial level
+    onset = bias_onset_bracketed(GRID, S_SMALL, D0_SMALL, flat, D_TRIV)
     assert np.isnan(onset.tau) and onset.censored
     with pytest.raises(PhysgenError, match="progress"):
-        bias_onset_bracketed(GRID, S, d_a, d_b, 3.0, progress=1.5)
+        bias_onset_bracketed(GRID, S_SMALL, D0_SMALL, D0_SMALL, D_TRIV, progress=1.5)
     # batched over pairs, one trivial level per pair
-    both = bias_onset_bracketed(GRID, np.stack([S, S]), d_a, d_b, d_trivial=np.array([3.0, 0.5]))
+    both = bias_onset_bracketed(
+        GRID,
+        np.stack([S_SMALL, S_SMALL]),
+        np.stack([D0_SMALL, D0_SMALL]),
+        np.stack([D0_SMALL, flat]),
+        d_trivial=np.array([D_TRIV, D_TRIV]),
+    )
     assert both.tau[0] == 256.0 and np.isnan(both.tau[1])
 
 
