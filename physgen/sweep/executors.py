@@ -164,7 +164,7 @@ def check_executor(executor: ExecutorSpec) -> None:
     """Fail early, before a sweep folder is written: a dask scheduler ``address`` that cannot
     be reached is a :class:`PhysgenError`."""
     if executor.kind == "dask" and executor.address:
-        _connect(executor.address, "10s").close()
+        _connect(executor.address, "5s").close()
 
 
 def iter_results(
