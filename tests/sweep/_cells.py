@@ -4,6 +4,8 @@ conflicting and ragged cells). The end-to-end tests run the real
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
@@ -36,7 +38,7 @@ def toy_cell(cfg: ExperimentConfig) -> xr.Dataset:
     )
 
 
-def reporting_cell(cfg: ExperimentConfig, progress=None) -> xr.Dataset:  # noqa: ANN001
+def reporting_cell(cfg: ExperimentConfig, progress: Any = None) -> xr.Dataset:
     """:func:`toy_cell` that reports ``n_checkpoints`` progress updates, like the experiments."""
     for k in range(1, cfg.train.n_checkpoints + 1):
         if progress is not None:

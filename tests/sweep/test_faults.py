@@ -225,7 +225,7 @@ def test_simultaneous_entries_get_the_lock_once(tmp_path: Path) -> None:
         barrier = threading.Barrier(4)
         got: list[int] = []
 
-        def enter(i: int) -> None:
+        def enter(i: int, barrier: threading.Barrier = barrier, got: list[int] = got) -> None:
             barrier.wait()
             try:
                 with store.lock():
@@ -389,7 +389,7 @@ def test_interrupt_with_two_workers(tmp_path: Path, sig: int, group: bool, code:
             os.killpg(proc.pid, sig)
         else:
             os.kill(proc.pid, sig)
-        stdout, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
