@@ -47,8 +47,8 @@ def user_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _raise_terminated)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
         try:
             return func(*args, **kwargs)
         except (PhysgenError, OSError) as exc:
@@ -60,6 +60,9 @@ def user_errors(func: F) -> F:
         except Terminated:
             typer.echo("interrupted", err=True)
             raise typer.Exit(128 + signal.SIGTERM) from None
+        finally:
+            if previous is not None:  # the command ran inside a program (tests, notebooks)
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
 

@@ -446,6 +446,24 @@ def test_progress_lines_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().err.splitlines() == ["x: 1 to run"]
 
 
+def test_progress_bars_on_a_terminal_show_the_running_cells(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from physgen.commands._common import Progress
+
+    bar = Progress(quiet=False)
+    bar.tty = True  # as on a terminal: rich bars instead of lines
+    bar.start(2, "2 of 2 cells")
+    bar.update("n_train=5", 3, 12, "network 1 (A), step 300")
+    assert bar._bar.tasks[1].completed == 3 and bar._bar.tasks[1].total == 12
+    assert "step 300" in bar._bar.tasks[1].description
+    bar.advance("n_train=5", "(1.0 s)")
+    assert [t.description for t in bar._bar.tasks] == ["n_train=5 (1.0 s)"]
+    assert bar._bar.tasks[0].completed == 1
+    bar.stop()
+    assert "n_train=5 (1.0 s)" in capsys.readouterr().err
+
+
 # -- 8. smaller ones -------------------------------------------------------------------------
 
 
