@@ -26,8 +26,9 @@ a manifest, the one in ``DIR/spec.toml``). Running another spec into it is an er
 ``DIR/.lock``, which records its host, pid and process start time. The kernel releases the lock
 when the holder dies, so a lock is free for certain exactly when ``flock`` succeeds: a killed run
 never blocks the next one, a live process that reuses an old pid is never mistaken for the holder,
-and two processes entering at the same moment cannot both get it. A lock file that names another
-host is never taken over (``flock`` across hosts on a shared file system is not reliable): the
+and two processes entering at the same moment cannot both get it. A free lock whose record names
+a process still running with the recorded start time (a holder that did not take the kernel lock)
+is not taken either. A lock file that names another host is never taken over (``flock`` across hosts on a shared file system is not reliable): the
 error names that host and pid and says how to clear it.
 """
 
@@ -276,6 +277,11 @@ class SweepStore:
                 f"there; if not, delete {path} and run again"
             )
         if holder.get("pid") not in (None, os.getpid()):
+            if _alive_as_recorded(holder):
+                os.close(fd)
+                raise PhysgenError(
+                    f"another sweep ({_holder_text(holder)}) is running in {self.root}"
+                )
             self._on_message(f"took over the lock of a finished run ({_holder_text(holder)})")
         try:
             pid = os.getpid()
@@ -553,6 +559,17 @@ def _read_lock(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _alive_as_recorded(holder: dict[str, Any]) -> bool:
+    """Whether the process a lock record names is still the one that wrote it: its pid runs
+    with the recorded start time. A record without a start time, or a pid now used by another
+    process, is not."""
+    try:
+        pid, start = int(holder["pid"]), holder.get("start_time")
+    except (KeyError, TypeError, ValueError):
+        return False
+    return start is not None and process_start_time(pid) == start
 
 
 def _holder_text(holder: dict[str, Any]) -> str:

@@ -261,12 +261,22 @@ def test_a_lock_of_another_host_is_never_taken(tmp_path: Path) -> None:
 def test_a_live_holder_refuses_and_a_reused_pid_does_not(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     out.mkdir()
-    # a live process whose pid is in the lock file but who does not hold it (pid reuse)
-    record = {"host": socket.gethostname(), "pid": os.getppid()}
+    from physgen.sweep.store import process_start_time
+
+    # a killed run's lock whose pid is now used by a live process (another start time)
+    parent = os.getppid()
+    start = process_start_time(parent)
+    assert start is not None
+    record = {"host": socket.gethostname(), "pid": parent, "start_time": start - 1}
     (out / ".lock").write_text(json.dumps(record))
     notes: list[str] = []
     run_sweep(toy(), out, cell_fn=toy_cell, merge=False, on_message=notes.append)
     assert any("took over" in n for n in notes)
+    # the same record with the live process's own start time: that process wrote it
+    (out / ".lock").write_text(json.dumps({**record, "start_time": start}))
+    with pytest.raises(PhysgenError, match=rf"another sweep \(host .*, pid {parent}\)"):
+        run_sweep(toy(), out, cell_fn=toy_cell)
+    (out / ".lock").unlink()
     # a live holder in another process
     code = (
         "import sys, time\n"
