@@ -374,7 +374,9 @@ def largest_arrays(cfg: ExperimentConfig, model: Any) -> dict[str, int]:
     ``diffusion.T`` → the schedule, 8 float64 arrays of length :math:`T`;
     ``train.batch_size`` → a batch of activations, :math:`B E w` float32;
     ``data.pool_size`` → the native data pool, :math:`P N` int64/float64;
-    ``data.n_test``, ``metrics.n_eval``, ``metrics.n_generate`` → :math:`n E` float64.
+    ``data.n_test``, ``metrics.n_eval``, ``metrics.n_generate`` → :math:`n E` float64;
+    ``metrics.kl_t_points`` → its grid of times; ``metrics.uturn_starts`` → starts × repetitions
+    × :math:`E`; ``train.n_checkpoints`` → one value per checkpoint and network.
     These are lower bounds of the peak (order of magnitude), enough to reject what cannot fit.
     """
     event = math.prod(getattr(model, "event_shape", ()) or (1,))
@@ -386,6 +388,9 @@ def largest_arrays(cfg: ExperimentConfig, model: Any) -> dict[str, int]:
         "data.n_test": 8 * cfg.data.n_test * event,
         "metrics.n_eval": 8 * cfg.metrics.n_eval * event,
         "metrics.n_generate": 8 * cfg.metrics.n_generate * event,
+        "metrics.kl_t_points": 8 * cfg.metrics.kl_t_points,
+        "metrics.uturn_starts": 8 * cfg.metrics.uturn_starts * cfg.metrics.uturn_reps * event,
+        "train.n_checkpoints": 8 * cfg.train.n_checkpoints * (2 * cfg.data.n_pairs + 1),
     }
 
 
