@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import signal
 import sys
@@ -262,6 +263,8 @@ def _iter_dask(
             processes=True,
             dashboard_address=None,
             env=thread_env(threads),
+            # an interrupt cancels running cells: their workers' warnings are expected noise
+            silence_logs=logging.ERROR,
         )
         client = Client(cluster)
     futures: dict[Any, Cell] = {}
