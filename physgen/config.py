@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -202,7 +203,7 @@ class TrainConfig:
             f"must be in [2, steps={self.steps}], got {self.n_checkpoints}",
         )
         _check(
-            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", self.device) is not None,
             f"{prefix}.device",
             f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}",
         )
@@ -351,7 +352,17 @@ def available_memory() -> int:
         return 2**40
 
 
+def _as_float(n: float) -> float:
+    """``float(n)``, or infinity for an int beyond the float range (``net.width = 1e300``
+    squared)."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
+
+
 def _human_bytes(n: float) -> str:
+    n = _as_float(n)
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if n < 1000:
             return f"{n:.3g} {unit}"
@@ -405,8 +416,8 @@ def estimate_seconds(cfg: ExperimentConfig, model: Any) -> float:
     w, ff = cfg.net.width, cfg.net.ff
     params = cfg.net.layers * (4 * w * w + 2 * w * ff) + event * w
     networks = 2 * cfg.data.n_pairs + 2 * cfg.data.n_seed_pairs
-    flop = 6.0 * params * cfg.train.batch_size * positions * cfg.train.steps * networks
-    return flop / FLOPS
+    flop = 6 * params * cfg.train.batch_size * positions * cfg.train.steps * networks
+    return _as_float(flop) / FLOPS
 
 
 def check_resources(cfg: ExperimentConfig, model: Any) -> None:

@@ -49,8 +49,7 @@ def _as_spec(spec: SweepSpec | str | os.PathLike[str]) -> SweepSpec:
 
 def check_output_path(path: str | os.PathLike[str], option: str = "--out") -> Path:
     """Reject, before anything is written, an output path that cannot be created: not valid
-    UTF-8 (netCDF needs UTF-8 names), a component longer than 255 bytes, an existing file where
-    a folder is needed."""
+    UTF-8 (netCDF needs UTF-8 names) or with a component longer than 255 bytes."""
     path = Path(path)
     try:
         str(path).encode("utf-8")
@@ -73,7 +72,7 @@ def check_devices(cells: list[Cell]) -> None:
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     for cell in wanted:
         device = cell.config.train.device
-        index = int(device.partition(":")[2] or 0) if device[4:5] in ("", ":") else -1
+        index = int(device.partition(":")[2] or 0)  # validated: cuda or cuda:N
         if not 0 <= index < count:
             where = f" (in cell {cell.label()})" if cell.coords else ""
             have = f"{count} CUDA device(s)" if count else "CUDA is not available"
@@ -119,7 +118,8 @@ def run_sweep(
     store = SweepStore(check_output_path(out), spec, cells, on_message=on_message)
     if store.root.exists() and not store.root.is_dir():
         raise PhysgenError(f"--out {store.root} is a file, not a folder")
-    check_devices(cells)
+    if not (exe.kind == "dask" and exe.address):  # a remote cluster has its own devices
+        check_devices(cells)
     check_executor(exe)
     store.check_owner(overwrite=overwrite)
     fn = default_cell_fn() if cell_fn is None else cell_fn

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tomli_w
 from _cells import reporting_cell, toy_cell
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -529,11 +529,14 @@ def test_device_executor_and_name_errors_leave_no_folder(tmp_path: Path) -> None
     import torch
 
     out = tmp_path / "out"
-    if not torch.cuda.is_available():
-        spec = tiny_with(tmp_path, {"data.n_train": [8]}, train={"device": "cuda"})
-        result = invoke(["sweep", "run", spec, "--out", out])
-        assert_one_line_error(result, "train.device", "CUDA is not available")
-        assert not out.exists()
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    spec = tiny_with(tmp_path, {"data.n_train": [8]}, train={"device": f"cuda:{count}"})
+    result = invoke(["sweep", "run", spec, "--out", out])
+    have = f"{count} CUDA device(s)" if count else "CUDA is not available"
+    assert_one_line_error(result, "train.device", have, "in cell n_train=8")
+    assert not out.exists()
+    spec = tiny_with(tmp_path, {"data.n_train": [8]}, train={"device": "cuda:first"})
+    assert_one_line_error(invoke(["sweep", "run", spec, "--out", out]), "train.device")
     result = invoke(
         ["sweep", "run", TINY, "--out", out, "--executor", "dask", "--address", "tcp://127.0.0.1:9"]
     )
@@ -640,6 +643,7 @@ _KEYS = st.sampled_from(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.dictionaries(_KEYS, _VALUES, min_size=1, max_size=3), st.booleans())
+@example({"net.width": 1e300, "train.steps": 2**62}, False)  # once overflowed the time estimate
 def test_every_spec_gives_a_one_line_error_with_nothing_written_or_runs(
     tmp_path_factory: pytest.TempPathFactory, values: dict[str, Any], as_axis: bool
 ) -> None:
