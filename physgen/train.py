@@ -29,7 +29,7 @@ Checkpoints: after update :math:`s` for :math:`s` in :func:`checkpoint_steps` th
 
 Randomness: the network's initial weights are the caller's (``physgen.nets.build_net(seed=…)``);
 minibatch indices (drawn **with replacement**, uniform over the training set), steps and noise come
-from one ``torch.Generator`` seeded with ``physgen.rng.spawn(seed, BATCH_LABEL)``. On the CPU the same
+from one ``torch.Generator`` seeded with ``physgen.rng.stream(seed, "batches")``. On the CPU the same
 network, data, config and seed give bit-identical weights.
 """
 
@@ -55,10 +55,10 @@ from physgen.config import TrainConfig
 from physgen.diffusion import Schedule
 from physgen.errors import PhysgenError
 from physgen.nets.wrap import NetDenoiser, Output, resolve_device
-from physgen.rng import spawn
+from physgen.rng import stream
+from physgen.threads import pinned_threads
 
 __all__ = [
-    "BATCH_LABEL",
     "OUTPUT_OF_LOSS",
     "ExponentialMovingAverage",
     "Loss",
@@ -74,9 +74,6 @@ Loss = Literal["ce", "mse_x0", "mse_eps"]
 
 OUTPUT_OF_LOSS: dict[str, Output] = {"ce": "logits", "mse_x0": "x0", "mse_eps": "eps"}
 """How a network trained with each loss is read by :class:`~physgen.nets.NetDenoiser`."""
-
-BATCH_LABEL = 2
-"""``physgen.rng.spawn`` label of the minibatch / step / noise stream of a training run."""
 
 
 def checkpoint_steps(steps: int, n_checkpoints: int) -> np.ndarray:
@@ -194,16 +191,12 @@ def train(
     ``callback(step, denoiser)`` runs at every checkpoint step; ``denoiser`` wraps the live
     evaluated weights (copy it to keep a snapshot). The network is moved to ``cfg.device``
     (``"auto"``: CUDA when present, where the forward pass runs under bf16 autocast). Torch runs
-    on ``cfg.threads`` threads during training; the previous count is restored afterwards.
+    on ``cfg.threads`` threads during training (:func:`physgen.threads.pinned_threads`).
     """
     x = _check_data(x0, loss)
     device = resolve_device(cfg.device)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
+    with pinned_threads(cfg.threads):
         return _train(net, x, schedule, cfg, loss, seed, callback, device)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(
@@ -230,7 +223,7 @@ def _train(
     )
 
     gen = torch.Generator(device=device)
-    gen.manual_seed(spawn(seed, BATCH_LABEL))
+    gen.manual_seed(stream(seed, "batches"))
     # the fused kernel updates all tensors in one pass: ≈4× cheaper than the per-tensor loop
     # on the CPU for small nets, where the optimiser step is a visible share of a training step
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=device.type in ("cpu", "cuda"))

@@ -11,9 +11,14 @@ BP_L the root-only one. The ladder
 (KL summed over symbols and positions, probabilities clipped at 1e-8, see
 :mod:`physgen.metrics.divergence`) tells how deep the correlations a trained model has learned
 reach: sequential learning shows as :math:`D_L` falling first, then :math:`D_{L-1}`, …, then
-:math:`D_0`. :func:`root_only_kl` is :math:`E\,\mathrm{KL}(\mathrm{BP}_0\|\mathrm{BP}_L)`, the
-divergence of the root-only oracle from the exact one: a model whose :math:`D_0` is below it has
-learned more than the root (the ``learned`` rule of :func:`physgen.metrics.onsets.bias_onset`).
+:math:`D_0`. The oracle–oracle ladder :func:`oracle_gaps` is
+:math:`E\,\mathrm{KL}(\mathrm{BP}_0\|\mathrm{BP}_k)`; its last entry, :func:`root_only_kl`
+:math:`= E\,\mathrm{KL}(\mathrm{BP}_0\|\mathrm{BP}_L)`, is the divergence of the root-only oracle
+from the exact one: a model whose :math:`D_0` is below it has learned more than the root
+(:func:`learned_beyond_root`, the ``learned`` rule of :func:`physgen.metrics.onsets.bias_onset`).
+
+BP_k outputs on fixed inputs do not change along training, so the ladder functions accept them
+precomputed (``oracle``, shape ``(n_levels, n, N, q)``) and then never call the model.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from physgen.errors import PhysgenError
 from physgen.metrics._common import DEFAULT_EPS, denoise_batched
 from physgen.metrics.divergence import kl_divergence
 
-__all__ = ["oracle_ladder", "root_only_kl"]
+__all__ = ["learned_beyond_root", "oracle_gaps", "oracle_ladder", "oracle_outputs", "root_only_kl"]
 
 
 def _depth(model: Any) -> int:
@@ -40,6 +45,28 @@ def _depth(model: Any) -> int:
     return int(depth)
 
 
+def _levels(model: Any, levels: Sequence[int] | None) -> list[int]:
+    return list(range(_depth(model) + 1)) if levels is None else [int(k) for k in levels]
+
+
+def oracle_outputs(
+    model: Any,
+    x_t: np.ndarray,
+    alpha_bar: float | np.ndarray,
+    *,
+    levels: Sequence[int] | None = None,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """BP_k outputs for ``k`` in ``levels`` (default ``0..model.depth``) on ``x_t``
+    (``(n, N, q)``): ``(len(levels), n, N, q)``."""
+    return np.stack(
+        [
+            denoise_batched(model, x_t, alpha_bar, batch_size, filtered_levels=k)
+            for k in _levels(model, levels)
+        ]
+    )
+
+
 def oracle_ladder(
     den: Any,
     model: Any,
@@ -47,26 +74,43 @@ def oracle_ladder(
     alpha_bar: float | np.ndarray,
     *,
     levels: Sequence[int] | None = None,
+    oracle: np.ndarray | None = None,
     eps: float = DEFAULT_EPS,
     batch_size: int | None = None,
 ) -> np.ndarray:
     """:math:`D_k` for ``k`` in ``levels`` (default ``0..model.depth``); shape ``(len(levels),)``.
 
     ``x_t``: ``(n, N, q)`` noised inputs, ``alpha_bar`` a float or ``(n,)``. The model's
-    ``denoise(x_t, alpha_bar, filtered_levels=k)`` gives BP_k; ``den`` is evaluated once.
+    ``denoise(x_t, alpha_bar, filtered_levels=k)`` gives BP_k, unless ``oracle`` holds those
+    outputs already (:func:`oracle_outputs` with the same ``levels``); ``den`` is evaluated once.
     """
-    ks = range(_depth(model) + 1) if levels is None else [int(k) for k in levels]
+    bp = oracle_outputs(model, x_t, alpha_bar, levels=levels, batch_size=batch_size) if (
+        oracle is None
+    ) else np.asarray(oracle, dtype=np.float64)
     q = denoise_batched(den, x_t, alpha_bar, batch_size)
-    return np.array(
-        [
-            np.mean(
-                kl_divergence(
-                    denoise_batched(model, x_t, alpha_bar, batch_size, filtered_levels=k), q, eps
-                )
-            )
-            for k in ks
-        ]
-    )
+    return np.array([np.mean(kl_divergence(p, q, eps)) for p in bp])
+
+
+def oracle_gaps(
+    model: Any,
+    x_t: np.ndarray,
+    alpha_bar: float | np.ndarray,
+    *,
+    levels: Sequence[int] | None = None,
+    oracle: np.ndarray | None = None,
+    eps: float = DEFAULT_EPS,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """The oracle–oracle ladder :math:`E\\,\\mathrm{KL}(\\mathrm{BP}_0\\|\\mathrm{BP}_k)` for
+    ``k`` in ``levels`` (default ``0..model.depth``, which must start at 0); shape
+    ``(len(levels),)``. ``oracle`` as in :func:`oracle_ladder`."""
+    ks = _levels(model, levels)
+    if ks[0] != 0:
+        raise PhysgenError(f"oracle_gaps compares with BP_0: levels must start at 0, got {ks}")
+    bp = oracle_outputs(model, x_t, alpha_bar, levels=ks, batch_size=batch_size) if (
+        oracle is None
+    ) else np.asarray(oracle, dtype=np.float64)
+    return np.array([np.mean(kl_divergence(bp[0], q, eps)) for q in bp])
 
 
 def root_only_kl(
@@ -79,6 +123,13 @@ def root_only_kl(
 ) -> float:
     """:math:`E\\,\\mathrm{KL}(\\mathrm{BP}_0 \\| \\mathrm{BP}_L)` on the inputs ``x_t``
     (``(n, N, q)``): the threshold of the ``learned`` onset rule."""
-    p = denoise_batched(model, x_t, alpha_bar, batch_size, filtered_levels=0)
-    q = denoise_batched(model, x_t, alpha_bar, batch_size, filtered_levels=_depth(model))
-    return float(np.mean(kl_divergence(p, q, eps)))
+    gaps = oracle_gaps(
+        model, x_t, alpha_bar, levels=[0, _depth(model)], eps=eps, batch_size=batch_size
+    )
+    return float(gaps[-1])
+
+
+def learned_beyond_root(d0: np.ndarray, root_only: float | np.ndarray) -> np.ndarray:
+    """``1`` where a model's :math:`D_0` (``d0``, any shape) is below the root-only threshold
+    :func:`root_only_kl` (it has learned correlations beyond the root), else ``0``; int8."""
+    return (np.asarray(d0, dtype=np.float64) < np.asarray(root_only)).astype(np.int8)
