@@ -84,9 +84,11 @@ def oracle_ladder(
     ``denoise(x_t, alpha_bar, filtered_levels=k)`` gives BP_k, unless ``oracle`` holds those
     outputs already (:func:`oracle_outputs` with the same ``levels``); ``den`` is evaluated once.
     """
-    bp = oracle_outputs(model, x_t, alpha_bar, levels=levels, batch_size=batch_size) if (
-        oracle is None
-    ) else np.asarray(oracle, dtype=np.float64)
+    bp = (
+        oracle_outputs(model, x_t, alpha_bar, levels=levels, batch_size=batch_size)
+        if (oracle is None)
+        else np.asarray(oracle, dtype=np.float64)
+    )
     q = denoise_batched(den, x_t, alpha_bar, batch_size)
     return np.array([np.mean(kl_divergence(p, q, eps)) for p in bp])
 
@@ -107,9 +109,11 @@ def oracle_gaps(
     ks = _levels(model, levels)
     if ks[0] != 0:
         raise PhysgenError(f"oracle_gaps compares with BP_0: levels must start at 0, got {ks}")
-    bp = oracle_outputs(model, x_t, alpha_bar, levels=ks, batch_size=batch_size) if (
-        oracle is None
-    ) else np.asarray(oracle, dtype=np.float64)
+    bp = (
+        oracle_outputs(model, x_t, alpha_bar, levels=ks, batch_size=batch_size)
+        if (oracle is None)
+        else np.asarray(oracle, dtype=np.float64)
+    )
     return np.array([np.mean(kl_divergence(bp[0], q, eps)) for q in bp])
 
 

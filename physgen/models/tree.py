@@ -443,9 +443,18 @@ class TreeGrammar(DataModel):
         )
         return valid, logp
 
-    def log_prob(self, tokens: np.ndarray, filtered_levels: int | None = None) -> np.ndarray:
-        """Exact log-probability of leaf sequences (n, N) under the k-filtered model, shape (n,);
-        -inf for sequences outside the support."""
+    def log_prob(
+        self,
+        tokens: np.ndarray,
+        alpha_bar: float | np.ndarray = 1.0,
+        filtered_levels: int | None = None,
+    ) -> np.ndarray:
+        """Exact log-probability of clean leaf sequences (n, N) under the k-filtered model,
+        shape (n,); -inf for sequences outside the support. ``alpha_bar`` is the shared
+        signature of :meth:`physgen.models.base.TreeModel.log_prob`: only clean data
+        (``alpha_bar = 1``) has an exact likelihood here."""
+        if np.any(np.asarray(alpha_bar) != 1.0):
+            raise PhysgenError("TreeGrammar.log_prob is exact for clean data only (alpha_bar = 1)")
         return self._parse(tokens, self._level(filtered_levels))[1]
 
     def validity(self, tokens: np.ndarray) -> np.ndarray:

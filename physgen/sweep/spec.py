@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 from physgen.config import ExperimentConfig
 from physgen.errors import ConfigError, PhysgenError
+from physgen.experiments.schema import reserved_dims
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,8 +65,9 @@ __all__ = [
 
 Scalar = int | float | str | bool
 
-#: Dimensions of a cell's own results; a grid axis cannot reuse them.
-RESERVED_DIMS = ("step", "checkpoint", "pair", "level", "t", "cell")
+#: Dimension and coordinate names of a cell's own results (derived from the declarations of
+#: physgen.experiments.schema); a grid axis cannot reuse them.
+RESERVED_DIMS = reserved_dims()
 _SECTIONS = tuple(ExperimentConfig.__dataclass_fields__)
 _RESERVED_TABLES = ("sweep", "grid", "link", "executor")
 

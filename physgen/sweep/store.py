@@ -36,6 +36,7 @@ from physgen.errors import PhysgenError
 from physgen.io import (
     add_provenance,
     atomic_write_bytes,
+    cf_attrs,
     open_results,
     write_netcdf,
 )
@@ -48,11 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["CellState", "CellStatus", "SweepStore"]
 
 CellState = Literal["done", "missing", "stale", "corrupt"]
-
-#: A non-grid dimension whose coordinate differs between cells becomes a positional dimension
-#: of this name (e.g. checkpoint steps that scale with ``train.steps``), its values kept as a
-#: coordinate over the grid dims.
-_POSITIONAL = {"step": "checkpoint"}
 
 
 @dataclass(frozen=True)
@@ -225,11 +221,9 @@ class SweepStore:
 
     def _axis_attrs(self, dim: str) -> dict[str, str]:
         axis = next(a for a in self.spec.axes if a.dim == dim)
-        return {
-            "long_name": axis.key,
-            "units": "1",
-            "description": f"sweep axis: the value of the config key {axis.key} in each cell",
-        }
+        return cf_attrs(
+            axis.key, f"sweep axis: the value of the config key {axis.key} in each cell"
+        )
 
     # -- merging -----------------------------------------------------------------------------
 
@@ -280,11 +274,9 @@ class SweepStore:
         for name, (dim, values) in linked_coords(self.spec).items():
             label = name if name not in merged.variables else f"linked_{name}"
             merged = merged.assign_coords({label: (dim, list(values))})
-            merged[label].attrs = {
-                "long_name": name,
-                "units": "1",
-                "description": f"value of a config key linked to the sweep axis {dim}",
-            }
+            merged[label].attrs = cf_attrs(
+                name, f"value of a config key linked to the sweep axis {dim}"
+            )
         shape = self.spec.shape
         sha = np.empty(shape, dtype=object)
         cfg = np.empty(shape, dtype=object)
@@ -292,17 +284,14 @@ class SweepStore:
             sha[c.index] = c.sha256
             cfg[c.index] = c.config.to_json()
         merged["cell_config_sha256"] = (self.spec.dims, sha)
-        merged["cell_config_sha256"].attrs = {
-            "long_name": "config hash of the cell",
-            "units": "1",
-            "description": "SHA-256 of the cell's resolved config JSON (its identity on resume)",
-        }
+        merged["cell_config_sha256"].attrs = cf_attrs(
+            "config hash of the cell",
+            "SHA-256 of the cell's resolved config JSON (its identity on resume)",
+        )
         merged["cell_config_json"] = (self.spec.dims, cfg)
-        merged["cell_config_json"].attrs = {
-            "long_name": "resolved config of the cell",
-            "units": "1",
-            "description": "the full ExperimentConfig of the cell as canonical JSON",
-        }
+        merged["cell_config_json"].attrs = cf_attrs(
+            "resolved config of the cell", "the full ExperimentConfig of the cell as canonical JSON"
+        )
         for dim in self.spec.dims:
             merged[dim].attrs = self._axis_attrs(dim)
         merged.attrs.pop("sweep_cell", None)
@@ -315,32 +304,35 @@ class SweepStore:
 
 
 def _positional(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
-    """Replace a non-grid dimension coordinate that differs between cells (checkpoint steps of
-    cells trained for different numbers of steps) by a positional dimension; its values stay as
-    a coordinate, so nothing is padded with NaN."""
+    """Give every non-index coordinate that differs between cells (the checkpoint ``step`` of
+    cells trained for different numbers of steps, over the ``checkpoint`` dim) the grid dims, so
+    it is merged like a data variable instead of conflicting. Index coordinates (``level``,
+    ``nn_bin``, …) are left to the outer join: their integer labels are the union over cells and
+    a cell's data are NaN beyond its own labels, so the layout is the same whatever the grid."""
     import numpy as np
 
     if not parts:
         return parts
-    dims = [d for d in parts[0].dims if d not in grid_dims and d in parts[0].coords]
-    for dim in dims:
-        ref = parts[0][dim].values
-        if all(dim in p.coords and np.array_equal(p[dim].values, ref) for p in parts):
+    names = [
+        str(n)
+        for n in parts[0].coords
+        if n not in parts[0].dims and not set(grid_dims) & set(parts[0][n].dims)
+    ]
+    for name in names:
+        ref = parts[0][name]
+        if all(
+            name in p.coords
+            and p[name].dims == ref.dims
+            and np.array_equal(p[name].values, ref.values)
+            for p in parts
+        ):
             continue
-        new = _POSITIONAL.get(str(dim), f"{dim}_index")
         out = []
         for p in parts:
-            attrs = p[dim].attrs
-            p = p.swap_dims({dim: new}).assign_coords({new: np.arange(p.sizes[dim])})
-            p[new].attrs = {
-                "long_name": f"{dim} index",
-                "units": "1",
-                "description": f"position along {dim}; the {dim} values differ between cells",
-            }
-            p = p.reset_coords(str(dim))
-            coord = p[str(dim)].expand_dims({g: p[g].values for g in grid_dims})
-            p = p.drop_vars(str(dim)).assign_coords({str(dim): coord})
-            p[str(dim)].attrs = attrs
+            attrs = p[name].attrs
+            coord = p[name].expand_dims({g: p[g].values for g in grid_dims})
+            p = p.drop_vars(name).assign_coords({name: coord})
+            p[name].attrs = attrs
             out.append(p)
         parts = out
     return parts
