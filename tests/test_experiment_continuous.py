@@ -143,7 +143,14 @@ def test_image_cell(images: xr.Dataset, tmp_path) -> None:
     ds = images
     assert ds.sizes["network"] == 2 and ds.sizes["eps_t"] == 4
     assert list(ds.eps_t.values) == [2, 4, 6, 8]
-    assert ds.sample_show.dims == ("network", "checkpoint", "show", "channel", "height", "width")
+    assert ds.sample_show.dims == (
+        "network",
+        "checkpoint",
+        "show",
+        "image_channel",
+        "image_height",
+        "image_width",
+    )
     last = ds.sample_show.isel(checkpoint=-1).values
     assert np.all(np.isfinite(last)) and np.all(np.isnan(ds.sample_show.isel(checkpoint=0).values))
     assert np.all(np.isfinite(ds.cos_distance.isel(checkpoint=-1).values))

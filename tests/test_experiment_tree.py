@@ -75,7 +75,7 @@ def test_dims_coords_and_roles(ds: xr.Dataset) -> None:
     assert ds.split[a] == ds.split[b] and ds.net_seed[a] != ds.net_seed[b]
     for p in ds.pair.values:
         assert ds.split[int(ds.pair_a[p])] != ds.split[int(ds.pair_b[p])]
-    np.testing.assert_allclose(ds.t_frac.values, ds.t.values / 40)
+    np.testing.assert_allclose(ds.kl_t_frac.values, ds.kl_t.values / 40)
 
 
 def test_every_variable_documented_and_attrs_netcdf_safe(

@@ -141,9 +141,9 @@ class ImageRecorder(CellRecorder):
             "sample_show",
             "nn_show",
             show=self.n_show,
-            channel=model.event_shape[0],
-            height=model.event_shape[1],
-            width=model.event_shape[2],
+            image_channel=model.event_shape[0],
+            image_height=model.event_shape[1],
+            image_width=model.event_shape[2],
         )
         self.samples: dict[tuple[int, int], np.ndarray] = {}
         self.x0_hat: dict[tuple[int, int], dict[Any, np.ndarray]] = {}
@@ -339,7 +339,11 @@ def plot_quadruplets(ds: xr.Dataset, out: str | Path, pair: int = 0, n_pairs: in
     from physgen.metrics.images import quadruplet_figure
 
     a, b = int(ds.pair_a.values[pair]), int(ds.pair_b.values[pair])
-    shown = ds.sample_show.isel(network=a, show=0, channel=0, height=0, width=0).notnull().values
+    shown = (
+        ds.sample_show.isel(network=a, show=0, image_channel=0, image_height=0, image_width=0)
+        .notnull()
+        .values
+    )
     sel = {"checkpoint": np.flatnonzero(shown), "show": slice(0, n_pairs)}
     mean = ds.mean_image.values
 

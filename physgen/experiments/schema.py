@@ -199,13 +199,13 @@ _DECLARATIONS: tuple[Variable, ...] = (
         _T,
     ),
     _coord(
-        "t",
-        ("t",),
+        "kl_t",
+        ("kl_t",),
         "diffusion step",
         "Diffusion step t of the KL-along-time curves (t = 0 clean).",
         _T,
     ),
-    _coord("t_frac", ("t",), "diffusion time fraction", "t / T for the diffusion step t.", _T),
+    _coord("kl_t_frac", ("kl_t",), "diffusion time fraction", "kl_t / T.", _T),
     _coord(
         "nn_bin",
         ("nn_bin",),
@@ -311,7 +311,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     # ---- tree: KL along diffusion time ----------------------------------------------------------
     _var(
         "kl_oracle_time",
-        ("level", "t"),
+        ("level", "kl_t"),
         "oracle KL along diffusion time",
         "E KL(BP_0(x_t) || BP_k(x_t)) at each diffusion step t on noised test sequences." + _NATS,
         _T,
@@ -319,7 +319,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "kl_model_time",
-        (*_NC, "t"),
+        (*_NC, "kl_t"),
         "model KL along diffusion time",
         "E KL(BP_0(x_t) || "
         "model(x_t)) at each diffusion step t on noised test sequences (sample checkpoints "
@@ -890,7 +890,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "sample_show",
-        (*_NC, "show", "channel", "height", "width"),
+        (*_NC, "show", "image_channel", "image_height", "image_width"),
         "kept coupled samples",
         "The "
         "first coupled samples of each network (diffusion space, centred; add mean_image for "
@@ -900,7 +900,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "nn_show",
-        (*_NC, "show", "channel", "height", "width"),
+        (*_NC, "show", "image_channel", "image_height", "image_width"),
         "nearest training images of the kept samples",
         "Nearest image of the network's training split to each kept sample.",
         _I,
@@ -908,7 +908,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "mean_image",
-        ("channel", "height", "width"),
+        ("image_channel", "image_height", "image_width"),
         "mean image",
         "The centring image subtracted from every image of the data set.",
         _I,

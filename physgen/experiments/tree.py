@@ -213,7 +213,7 @@ class TreeRecorder(CellRecorder):
         self.curves = self.allocate(
             *_STEP_CURVES,
             level=L + 1,
-            t=self.t_grid.size,
+            kl_t=self.t_grid.size,
             nn_bin=self.bins.size - 1,
             uturn_t=self.uturn_t.size,
         )
@@ -365,8 +365,8 @@ class TreeRecorder(CellRecorder):
         return {
             **c,
             "level": np.arange(self.L + 1, dtype=np.int64),
-            "t": self.t_grid,
-            "t_frac": self.t_grid / T,
+            "kl_t": self.t_grid,
+            "kl_t_frac": self.t_grid / T,
             "nn_bin": np.arange(self.bins.size - 1, dtype=np.int64),
             "uturn_t": self.uturn_t,
             "uturn_t_frac": self.uturn_t / T,

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from physgen.errors import PhysgenError
+from physgen.metrics import euclidean_nn
 from physgen.metrics.images import (
     cosine_similarity,
     eps_cosine_similarity,
@@ -14,7 +15,6 @@ from physgen.metrics.images import (
     quadruplet_figure,
     standardise,
 )
-from physgen.metrics import euclidean_nn
 from physgen.models import Empirical
 
 

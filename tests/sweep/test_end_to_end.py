@@ -37,9 +37,9 @@ def test_results_file(reference_sweep: Path, tiny_spec: Path) -> None:
     assert ds["n_train"].values.tolist() == [8, 16]
     for tau in ("tau_bias", "tau_nn", "tau_test", "tau_mem"):
         assert ds[tau].dims == ("n_train", "pair"), tau
-        assert ds[tau].attrs["units"] == "step"
+        assert ds[tau].attrs["units"] == "1"
     for curve in ("train_loss", "test_loss", "split_divergence", "ladder_test"):
-        assert ds[curve].dims[0] == "n_train" and "step" in ds[curve].dims
+        assert ds[curve].dims[0] == "n_train" and "checkpoint" in ds[curve].dims
     assert ds.sizes["level"] == 3  # BP_0 … BP_L at depth 2
     assert missing_cf_attrs(ds) == []
     for key in ("Conventions", "title", "source", "history", "references", "date_created"):
