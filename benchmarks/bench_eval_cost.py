@@ -2,7 +2,7 @@
 
 The issue's budget: evaluating all checkpoints costs ≤ 25 % of the training time of the default
 configuration (``ExperimentConfig()``). This trains network 0 of the default cell as
-:func:`physgen.experiments.tree.run` does (same recorder, same callback) and splits the wall
+:func:`physgen.experiments.run_experiment` does (same recorder, same callback) and splits the wall
 time into training and evaluation with :class:`physgen.train.TrainResult`'s ``callback_time``;
 it also times the one-off set-up of the cell (frozen inputs, oracle curves, BP U-turn
 references, shared by all networks) and the pairwise S of one pair after training.

@@ -43,13 +43,14 @@ __all__ = ["EXPERIMENTS", "check_model", "experiment_kind", "run_experiment"]
 
 ProgressFn = Callable[[int, int, str], None]
 
-EXPERIMENTS: dict[str, str] = {
-    "tree": "TreeModel",
-    "vectors": "VectorModel",
-    "images": "ImageModel",
+EXPERIMENTS: dict[str, tuple[str, str]] = {
+    "tree": ("TreeModel", "TreeRecorder"),
+    "vectors": ("VectorModel", "VectorRecorder"),
+    "images": ("ImageModel", "ImageRecorder"),
 }
 """Experiment name (module ``physgen.experiments.<name>``) → the protocol of
-:mod:`physgen.models.base` its model must satisfy (imported when needed: importing physgen stays
+:mod:`physgen.models.base` its model must satisfy and the module's
+:class:`~physgen.experiments.plan.CellRecorder` (imported when needed: importing physgen stays
 light)."""
 
 
@@ -76,12 +77,13 @@ def check_model(model: Any) -> str:
     from physgen.models import base
 
     kind = experiment_kind(model)
-    missing = base.missing_members(model, getattr(base, EXPERIMENTS[kind]))
+    protocol = EXPERIMENTS[kind][0]
+    missing = base.missing_members(model, getattr(base, protocol))
     if missing:
         raise ConfigError(
             "model",
             f"{type(model).__name__} lacks {', '.join(missing)}, needed by the {kind} "
-            f"experiment (protocol physgen.models.base.{EXPERIMENTS[kind]})",
+            f"experiment (protocol physgen.models.base.{protocol})",
         )
     return kind
 
@@ -93,11 +95,12 @@ def run_experiment(cfg: ExperimentConfig, *, progress: ProgressFn | None = None)
     Torch and Numba run on ``cfg.train.threads`` threads for the duration of the call (restored
     afterwards, :func:`physgen.threads.pinned_threads`).
     """
+    from physgen.experiments.plan import run_cell
     from physgen.threads import pinned_threads
 
     cfg.validate()
     model = cfg.model.build()
     kind = check_model(model)
-    module = import_module(f"physgen.experiments.{kind}")
+    recorder = getattr(import_module(f"physgen.experiments.{kind}"), EXPERIMENTS[kind][1])
     with pinned_threads(cfg.train.threads):
-        return module.run(cfg, model, progress=progress)
+        return run_cell(cfg, model, recorder, progress)

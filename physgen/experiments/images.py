@@ -44,15 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from physgen.config import ExperimentConfig
-from physgen.experiments.plan import (
-    CellPlan,
-    CellRecorder,
-    NetworkPlan,
-    ProgressFn,
-    memorisation_onsets,
-    pair_mean,
-    run_cell,
-)
+from physgen.experiments import plan
 from physgen.rng import stream
 
 if TYPE_CHECKING:
@@ -66,7 +58,6 @@ __all__ = [
     "image_checkpoints",
     "image_onsets",
     "plot_quadruplets",
-    "run",
 ]
 
 PAPER_EPS_T = (50, 100, 150, 200)
@@ -88,7 +79,7 @@ def _eps_similarity(den_a: Any, den_b: Any, inputs: list[Any]) -> np.ndarray:
     return np.stack([eps_cosine_similarity(den_a, den_b, f.x_t, f.alpha_bar) for f in inputs])
 
 
-class ImageRecorder(CellRecorder):
+class ImageRecorder(plan.CellRecorder):
     """Frozen inputs and per-network records of one image cell."""
 
     experiment = "images"
@@ -101,7 +92,7 @@ class ImageRecorder(CellRecorder):
     )
     loss = "mse_eps"
 
-    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
+    def __init__(self, cfg: ExperimentConfig, cell: plan.CellPlan) -> None:
         from physgen.metrics import euclidean_nn, frozen_noise
 
         m = cfg.metrics
@@ -148,9 +139,9 @@ class ImageRecorder(CellRecorder):
         self.samples: dict[tuple[int, int], np.ndarray] = {}
         self.x0_hat: dict[tuple[int, int], dict[Any, np.ndarray]] = {}
 
-    def train_data(self, plan: NetworkPlan) -> np.ndarray:
+    def train_data(self, net: plan.NetworkPlan) -> np.ndarray:
         """The network's training split."""
-        return self.train[plan.split]
+        return self.train[net.split]
 
     def _pair_splits(self, split: int) -> list[Any]:
         return ["test", 2 * (split // 2), 2 * (split // 2) + 1]
@@ -277,12 +268,6 @@ class ImageRecorder(CellRecorder):
         }
 
 
-def run(cfg: ExperimentConfig, model: Any, *, progress: ProgressFn | None = None) -> xr.Dataset:
-    """Train every network of ``cfg`` on the image model ``model`` and return the cell's Dataset
-    (:func:`physgen.experiments.plan.run_cell` with :class:`ImageRecorder`)."""
-    return run_cell(cfg, model, ImageRecorder, progress)
-
-
 def image_checkpoints(
     pairs: list[tuple[int, int]], nn_distance: np.ndarray, nn_distance_test: np.ndarray
 ) -> np.ndarray:
@@ -325,9 +310,9 @@ def image_onsets(
     return {
         "tau_cos": np.atleast_1d(argmin_onset(steps, cos_distance, valid)),
         "tau_images": np.atleast_1d(first_exceed_onset(steps, valid, 0.5)),
-        "tau_test": np.atleast_1d(argmin_onset(steps, pair_mean(eps_test_loss, pairs))),
+        "tau_test": np.atleast_1d(argmin_onset(steps, plan.pair_mean(eps_test_loss, pairs))),
         "tau_test_net": np.atleast_1d(argmin_onset(steps, eps_test_loss)),
-        **memorisation_onsets(
+        **plan.memorisation_onsets(
             steps, pairs, memorised_fraction, memorised_fraction_se, memorised_floor
         ),
     }

@@ -51,7 +51,7 @@ public function named there; this module only orchestrates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -60,17 +60,12 @@ from physgen.experiments.plan import (
     CellPlan,
     CellRecorder,
     NetworkPlan,
-    ProgressFn,
     memorisation_onsets,
     pair_mean,
-    run_cell,
 )
 from physgen.rng import stream
 
-if TYPE_CHECKING:
-    import xarray as xr
-
-__all__ = ["TreeRecorder", "run"]
+__all__ = ["TreeRecorder"]
 
 _STEP_CURVES = (
     "train_loss",
@@ -391,9 +386,3 @@ class TreeRecorder(CellRecorder):
                 steps, pairs, c["memorised_fraction"], c["memorised_fraction_se"], floors
             ),
         }
-
-
-def run(cfg: ExperimentConfig, model: Any, *, progress: ProgressFn | None = None) -> xr.Dataset:
-    """Train every network of ``cfg`` on the tree model ``model`` and return the cell's Dataset
-    (:func:`physgen.experiments.plan.run_cell` with :class:`TreeRecorder`)."""
-    return run_cell(cfg, model, TreeRecorder, progress)

@@ -57,27 +57,16 @@ Times are reported in Ornstein–Uhlenbeck units :math:`s = -\tfrac12\log\bar\al
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from physgen.config import ExperimentConfig
-from physgen.experiments.plan import (
-    CellPlan,
-    CellRecorder,
-    NetworkPlan,
-    ProgressFn,
-    memorisation_onsets,
-    pair_mean,
-    run_cell,
-)
+from physgen.experiments import plan
 from physgen.models.base import HasCovariance, HasLogProb, HasMixture
 from physgen.rng import stream
 
-if TYPE_CHECKING:
-    import xarray as xr
-
-__all__ = ["GEN_THRESHOLD", "INFORMATIVE", "VectorRecorder", "regimes", "run", "vector_onsets"]
+__all__ = ["GEN_THRESHOLD", "INFORMATIVE", "VectorRecorder", "regimes", "vector_onsets"]
 
 GEN_THRESHOLD = 0.25
 """Relative population error at which a network counts as generalising (``tau_gen``)."""
@@ -95,10 +84,11 @@ def _mean_distance(a: Any, b: Any, frozen: Any) -> float:
     return float(np.mean(denoiser_distance(a, b, frozen.x_t, frozen.alpha_bar, kind="eps")))
 
 
-class VectorRecorder(CellRecorder):
+class VectorRecorder(plan.CellRecorder):
     """Frozen inputs, exact references and the per-network curves of one vector cell."""
 
     experiment = "vectors"
+    loss = "mse_eps"
     title = "physgen vector experiment (generalisation, memorisation and dynamical regimes)"
     summary = (
         "Networks trained on disjoint splits of a vector model with an exact denoiser, evaluated "
@@ -106,9 +96,8 @@ class VectorRecorder(CellRecorder):
         "denoisers, memorisation of coupled samples, the onsets tau_gen, tau_mem, tau_closer "
         "and tau_test, and the predicted and measured speciation and collapse times."
     )
-    loss = "mse_eps"
 
-    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
+    def __init__(self, cfg: ExperimentConfig, cell: plan.CellPlan) -> None:
         from physgen.metrics import Precomputed, frozen_noise
         from physgen.metrics.scores import prediction_variance
         from physgen.models import Empirical
@@ -159,9 +148,9 @@ class VectorRecorder(CellRecorder):
         )
         self.x0_hat = np.empty((len(self.nets), self.steps.size, self.score_t.size, *x0.shape))
 
-    def train_data(self, plan: NetworkPlan) -> np.ndarray:
+    def train_data(self, net: plan.NetworkPlan) -> np.ndarray:
         """The network's training split."""
-        return self.train[plan.split]
+        return self.train[net.split]
 
     def evaluate(self, net: int, k: int, den: Any) -> None:
         """Every diagnostic of network ``net`` at checkpoint ``k``."""
@@ -346,12 +335,6 @@ def regimes(cfg: ExperimentConfig, model: Any, schedule: Any, protocol: Any) -> 
     }
 
 
-def run(cfg: ExperimentConfig, model: Any, *, progress: ProgressFn | None = None) -> xr.Dataset:
-    """Train every network of ``cfg`` on the vector model ``model`` and return the cell's Dataset
-    (:func:`physgen.experiments.plan.run_cell` with :class:`VectorRecorder`)."""
-    return run_cell(cfg, model, VectorRecorder, progress)
-
-
 def vector_onsets(
     steps: np.ndarray,
     pairs: list[tuple[int, int]],
@@ -382,16 +365,16 @@ def vector_onsets(
     pop = np.asarray(dist_pop)[..., informative].sum(axis=-1)
     return {
         "tau_gen": np.atleast_1d(
-            generalisation_onset(steps, pair_mean(rel_pop_error, pairs), GEN_THRESHOLD)
+            generalisation_onset(steps, plan.pair_mean(rel_pop_error, pairs), GEN_THRESHOLD)
         ),
         "tau_closer": np.atleast_1d(
-            closer_onset(steps, pair_mean(emp, pairs), pair_mean(pop, pairs))
+            closer_onset(steps, plan.pair_mean(emp, pairs), plan.pair_mean(pop, pairs))
         ),
-        "tau_test": np.atleast_1d(argmin_onset(steps, pair_mean(eps_test_loss, pairs))),
+        "tau_test": np.atleast_1d(argmin_onset(steps, plan.pair_mean(eps_test_loss, pairs))),
         "tau_gen_net": np.atleast_1d(generalisation_onset(steps, rel_pop_error, GEN_THRESHOLD)),
         "tau_closer_net": np.atleast_1d(closer_onset(steps, emp, pop)),
         "tau_test_net": np.atleast_1d(argmin_onset(steps, eps_test_loss)),
-        **memorisation_onsets(
+        **plan.memorisation_onsets(
             steps, pairs, memorised_fraction, memorised_fraction_se, memorised_floor
         ),
     }

@@ -26,7 +26,7 @@ standard deviation of its bootstrap replicates (samples resampled with replaceme
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from typing import Literal
 
 import numpy as np
 
@@ -98,28 +98,6 @@ def hamming_nn(
         top = -_k_smallest(-agree, k)
         out[i : i + rows] = n_pos - np.rint(top).astype(np.int64)
     return out
-
-
-@overload
-def euclidean_nn(
-    samples: np.ndarray,
-    reference: np.ndarray,
-    k: int = ...,
-    *,
-    chunk_elements: int = ...,
-    return_index: Literal[False] = ...,
-) -> np.ndarray: ...
-
-
-@overload
-def euclidean_nn(
-    samples: np.ndarray,
-    reference: np.ndarray,
-    k: int = ...,
-    *,
-    chunk_elements: int = ...,
-    return_index: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def euclidean_nn(

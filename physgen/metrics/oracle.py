@@ -67,6 +67,19 @@ def oracle_outputs(
     )
 
 
+def _given_or_computed(
+    oracle: np.ndarray | None,
+    model: Any,
+    x_t: np.ndarray,
+    alpha_bar: float | np.ndarray,
+    levels: Sequence[int] | None,
+    batch_size: int | None,
+) -> np.ndarray:
+    if oracle is None:
+        return oracle_outputs(model, x_t, alpha_bar, levels=levels, batch_size=batch_size)
+    return np.asarray(oracle, dtype=np.float64)
+
+
 def oracle_ladder(
     den: Any,
     model: Any,
@@ -84,11 +97,7 @@ def oracle_ladder(
     ``denoise(x_t, alpha_bar, filtered_levels=k)`` gives BP_k, unless ``oracle`` holds those
     outputs already (:func:`oracle_outputs` with the same ``levels``); ``den`` is evaluated once.
     """
-    bp = (
-        oracle_outputs(model, x_t, alpha_bar, levels=levels, batch_size=batch_size)
-        if (oracle is None)
-        else np.asarray(oracle, dtype=np.float64)
-    )
+    bp = _given_or_computed(oracle, model, x_t, alpha_bar, levels, batch_size)
     q = denoise_batched(den, x_t, alpha_bar, batch_size)
     return np.array([np.mean(kl_divergence(p, q, eps)) for p in bp])
 
@@ -98,22 +107,13 @@ def oracle_gaps(
     x_t: np.ndarray,
     alpha_bar: float | np.ndarray,
     *,
-    levels: Sequence[int] | None = None,
     oracle: np.ndarray | None = None,
     eps: float = DEFAULT_EPS,
-    batch_size: int | None = None,
 ) -> np.ndarray:
     """The oracle–oracle ladder :math:`E\\,\\mathrm{KL}(\\mathrm{BP}_0\\|\\mathrm{BP}_k)` for
-    ``k`` in ``levels`` (default ``0..model.depth``, which must start at 0); shape
-    ``(len(levels),)``. ``oracle`` as in :func:`oracle_ladder`."""
-    ks = _levels(model, levels)
-    if ks[0] != 0:
-        raise PhysgenError(f"oracle_gaps compares with BP_0: levels must start at 0, got {ks}")
-    bp = (
-        oracle_outputs(model, x_t, alpha_bar, levels=ks, batch_size=batch_size)
-        if (oracle is None)
-        else np.asarray(oracle, dtype=np.float64)
-    )
+    k = 0..``model.depth``; shape ``(depth + 1,)``. ``oracle``: the BP_k outputs on ``x_t``
+    (:func:`oracle_outputs`; computed when not given), its first entry BP_0."""
+    bp = _given_or_computed(oracle, model, x_t, alpha_bar, None, None)
     return np.array([np.mean(kl_divergence(bp[0], q, eps)) for q in bp])
 
 
@@ -127,9 +127,8 @@ def root_only_kl(
 ) -> float:
     """:math:`E\\,\\mathrm{KL}(\\mathrm{BP}_0 \\| \\mathrm{BP}_L)` on the inputs ``x_t``
     (``(n, N, q)``): the threshold of the ``learned`` onset rule."""
-    gaps = oracle_gaps(
-        model, x_t, alpha_bar, levels=[0, _depth(model)], eps=eps, batch_size=batch_size
-    )
+    bp = oracle_outputs(model, x_t, alpha_bar, levels=[0, _depth(model)], batch_size=batch_size)
+    gaps = oracle_gaps(model, x_t, alpha_bar, oracle=bp, eps=eps)
     return float(gaps[-1])
 
 

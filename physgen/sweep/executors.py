@@ -53,7 +53,6 @@ __all__ = [
 CellFn = Callable[[ExperimentConfig], "xr.Dataset"]
 
 
-
 def default_cell_fn() -> CellFn:
     """The experiment of one cell, :func:`physgen.experiments.run_experiment`."""
     from physgen.experiments import run_experiment

@@ -65,8 +65,6 @@ def test_precomputed_oracle_and_gaps_match_direct_calls(toy, inputs) -> None:
         expected = denoiser_divergence(toy, Bound(toy, filtered_levels=k), *inputs)
         assert gaps[k] == pytest.approx(expected, rel=1e-12)
     assert gaps[0] == 0.0 and gaps[-1] == pytest.approx(root_only_kl(toy, *inputs), rel=1e-12)
-    with pytest.raises(PhysgenError, match="start at 0"):
-        oracle_gaps(toy, *inputs, levels=[1, 2])
     np.testing.assert_array_equal(
         learned_beyond_root(np.array([0.1, 0.5, 0.3]), 0.3), np.array([1, 0, 0], dtype=np.int8)
     )
