@@ -277,14 +277,15 @@ class ExperimentConfig:
         cfg.validate()
         return cfg
 
-    def validate(self) -> None:
-        """Check every section and that the model builds; raises :class:`ConfigError`."""
+    def validate(self) -> Any:
+        """Check every section and that the model builds; raises :class:`ConfigError`.
+        Returns the built data model (so a cell builds it once)."""
         self.data.validate()
         self.diffusion.validate()
         self.net.validate()
         self.train.validate()
         self.metrics.validate()
-        self.model.build()
+        return self.model.build()
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved mapping (round-trips through :meth:`from_dict`)."""

@@ -98,8 +98,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: ProgressFn | None = None)
     from physgen.experiments.plan import run_cell
     from physgen.threads import pinned_threads
 
-    cfg.validate()
-    model = cfg.model.build()
+    model = cfg.validate()  # the one build of the model in this cell
     kind = check_model(model)
     recorder = getattr(import_module(f"physgen.experiments.{kind}"), EXPERIMENTS[kind][1])
     with pinned_threads(cfg.train.threads):
