@@ -31,16 +31,18 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def _set(threads: int) -> tuple[int | None, int | None]:
-    """Set torch and Numba (where loaded) to ``threads``; return their previous counts."""
-    old_torch = old_numba = None
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        old_torch = torch.get_num_threads()
-        torch.set_num_threads(threads)
-    numba = sys.modules.get("numba")
+    """Set Numba, then torch (where loaded) to ``threads``; return their previous counts.
+
+    Both counts are read first and Numba is set first: starting Numba's OpenMP threading layer
+    resets the OpenMP pool torch shares, so torch is set after it.
+    """
+    numba, torch = sys.modules.get("numba"), sys.modules.get("torch")
+    old_torch = torch.get_num_threads() if torch is not None else None
+    old_numba = numba.get_num_threads() if numba is not None else None
     if numba is not None:
-        old_numba = numba.get_num_threads()
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if torch is not None:
+        torch.set_num_threads(threads)
     return old_torch, old_numba
 
 
@@ -57,15 +59,17 @@ def pin_threads(threads: int) -> None:
 @contextmanager
 def pinned_threads(threads: int) -> Iterator[None]:
     """Run the block with torch and Numba on ``threads`` threads; the previous counts are
-    restored afterwards (BLAS pools are left to :func:`pin_threads` and :func:`thread_env`)."""
+    restored afterwards (BLAS pools are left to :func:`pin_threads` and :func:`thread_env`).
+    Torch reads the OpenMP pool that Numba's threading layer may reset when it starts, so its
+    restored count is best effort; every cell pins again on entry."""
     import numba  # noqa: F401  (loaded so its pool is pinned too)
     import torch  # noqa: F401
 
     old_torch, old_numba = _set(threads)
     try:
         yield
-    finally:
-        if old_torch is not None:
-            sys.modules["torch"].set_num_threads(old_torch)
+    finally:  # Numba first, as in _set
         if old_numba is not None:
             sys.modules["numba"].set_num_threads(old_numba)
+        if old_torch is not None:
+            sys.modules["torch"].set_num_threads(old_torch)
