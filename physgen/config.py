@@ -278,14 +278,19 @@ class ExperimentConfig:
         return cfg
 
     def validate(self) -> Any:
-        """Check every section and that the model builds; raises :class:`ConfigError`.
-        Returns the built data model (so a cell builds it once)."""
+        """Check every section, that the model builds and that it provides what its experiment
+        needs (:func:`physgen.experiments.check_model`); raises :class:`ConfigError`. Returns the
+        built data model (so a cell builds it once)."""
+        from physgen.experiments import check_model
+
         self.data.validate()
         self.diffusion.validate()
         self.net.validate()
         self.train.validate()
         self.metrics.validate()
-        return self.model.build()
+        model = self.model.build()
+        check_model(model)
+        return model
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved mapping (round-trips through :meth:`from_dict`)."""

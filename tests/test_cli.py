@@ -192,3 +192,23 @@ def test_a_model_lacking_its_protocol_is_refused_before_anything_is_written(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "lacks validity, needed by the tree experiment" in lines[0]
     assert not out.exists()
+
+
+def test_a_sweep_of_a_model_lacking_its_protocol_writes_nothing(tmp_path: Path) -> None:
+    from physgen.models import TreeGrammar
+    from physgen.registry import register_model
+
+    @register_model("tree_without_log_prob")
+    class TreeWithoutLogProb(TreeGrammar):
+        log_prob = None  # type: ignore[assignment]
+
+    spec = _write(
+        tmp_path / "s.toml",
+        '[model]\nname = "tree_without_log_prob"\n[grid]\n"data.n_train" = [8, 16]\n',
+    )
+    before = sorted(tmp_path.rglob("*"))
+    result = runner.invoke(app, ["sweep", "run", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "lacks log_prob, needed by the tree experiment" in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before

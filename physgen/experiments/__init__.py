@@ -98,8 +98,8 @@ def run_experiment(cfg: ExperimentConfig, *, progress: ProgressFn | None = None)
     from physgen.experiments.plan import run_cell
     from physgen.threads import pinned_threads
 
-    model = cfg.validate()  # the one build of the model in this cell
-    kind = check_model(model)
+    model = cfg.validate()  # the one build of the model in this cell, checked against its protocol
+    kind = experiment_kind(model)
     recorder = getattr(import_module(f"physgen.experiments.{kind}"), EXPERIMENTS[kind][1])
     with pinned_threads(cfg.train.threads):
         return run_cell(cfg, model, recorder, progress)
