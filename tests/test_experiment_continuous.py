@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from _recording import run_and_keep
 
 from physgen.config import ExperimentConfig
 from physgen.errors import ConfigError
@@ -69,30 +70,12 @@ def test_recorded_curves_equal_the_public_functions() -> None:
     """Vector and image cells: the recorded score-level curves at the last checkpoint equal the
     public metric functions applied to the trained networks on the same frozen inputs."""
     from physgen.experiments.images import ImageRecorder
-    from physgen.experiments.plan import run_cell
     from physgen.experiments.vectors import VectorRecorder
     from physgen.metrics.images import eps_cosine_similarity
     from physgen.metrics.scores import denoiser_distance
 
-    def keep(base):
-        captured, recs = {}, []
-
-        class Keep(base):
-            def evaluate(self, net, k, den):
-                super().evaluate(net, k, den)
-                if k == self.steps.size - 1:
-                    captured[net] = den
-
-            def results(self):
-                recs.append(self)
-                return super().results()
-
-        return Keep, captured, recs
-
-    Keep, nets, recs = keep(VectorRecorder)
-    cfg = ExperimentConfig.from_dict(VECTORS)
-    ds = run_cell(cfg, cfg.model.build(), Keep)
-    rec, k = recs[0], ds.sizes["checkpoint"] - 1
+    ds, rec, nets = run_and_keep(ExperimentConfig.from_dict(VECTORS), VectorRecorder)
+    k = ds.sizes["checkpoint"] - 1
     a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
     for j, f in enumerate(rec.inputs):
         pop = np.mean(denoiser_distance(nets[a], rec.model, f.x_t, f.alpha_bar, kind="eps"))
@@ -104,10 +87,8 @@ def test_recorded_curves_equal_the_public_functions() -> None:
             pair, rel=1e-12
         )
 
-    Keep, nets, recs = keep(ImageRecorder)
-    cfg = ExperimentConfig.from_dict(IMAGES)
-    ds = run_cell(cfg, cfg.model.build(), Keep)
-    rec, k = recs[0], ds.sizes["checkpoint"] - 1
+    ds, rec, nets = run_and_keep(ExperimentConfig.from_dict(IMAGES), ImageRecorder)
+    k = ds.sizes["checkpoint"] - 1
     a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
     expected = [
         np.mean(eps_cosine_similarity(nets[a], nets[b], f.x_t, f.alpha_bar))

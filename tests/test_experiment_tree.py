@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from _recording import run_and_keep
 
 from physgen.config import ExperimentConfig
 from physgen.errors import PhysgenError
@@ -252,7 +253,6 @@ def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> No
     """At the last checkpoint, every score-level curve and S of the experiment equal the public
     metric applied to the trained networks on the same frozen inputs."""
     from physgen.diffusion import coupled_sample
-    from physgen.experiments.plan import run_cell
     from physgen.metrics import (
         denoiser_divergence,
         kl_along_time,
@@ -263,23 +263,7 @@ def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> No
     )
     from physgen.rng import stream
 
-    captured: dict[int, object] = {}
-    recs: list[TreeRecorder] = []
-
-    class Keep(TreeRecorder):
-        """Keeps each network's denoiser at the last checkpoint (the trained network)."""
-
-        def evaluate(self, net, k, den):
-            super().evaluate(net, k, den)
-            if k == self.steps.size - 1:
-                captured[net] = den
-
-        def results(self):
-            recs.append(self)
-            return super().results()
-
-    ds = run_cell(cfg, cfg.model.build(), Keep)
-    rec = recs[0]
+    ds, rec, captured = run_and_keep(cfg, TreeRecorder)
     k = ds.sizes["checkpoint"] - 1
     model, crit = rec.model, rec.test.crit
     a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
