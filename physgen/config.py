@@ -59,15 +59,20 @@ class ModelConfig:
     params: dict[str, Any] = field(default_factory=lambda: {"depth": 3})
 
     def build(self) -> Any:
-        """Instantiate the model (errors name ``model.<param>``)."""
+        """The model (errors name ``model.<param>``), instantiated on the first call and kept:
+        validating a config and running its cell use one model, built once."""
         from physgen.registry import make_model
 
-        try:
-            return make_model(self.name, **self.params)
-        except ConfigError:
-            raise
-        except (ValueError, TypeError) as exc:
-            raise ConfigError("model", str(exc)) from None
+        built = self.__dict__.get("_built")
+        if built is None:
+            try:
+                built = make_model(self.name, **self.params)
+            except ConfigError:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise ConfigError("model", str(exc)) from None
+            object.__setattr__(self, "_built", built)  # a cache, not a field: frozen stays frozen
+        return built
 
 
 @dataclass(frozen=True)
