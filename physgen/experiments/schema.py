@@ -8,7 +8,8 @@ else is derived from these declarations:
 * :func:`build_dataset` takes plain arrays by name and gives them their declared dimensions and
   attributes (an undeclared name, or an array whose rank does not match its dimensions, is an
   error), so a file's layout does not depend on the grid;
-* :func:`reserved_dims` are the names a sweep axis cannot take (:data:`physgen.sweep.spec.RESERVED_DIMS`);
+* :func:`reserved_dims` are the dimension names a sweep axis cannot take
+  (:data:`physgen.sweep.spec.RESERVED_DIMS`);
 * :func:`variables_markdown` is the table of ``docs/variables.md`` (a test keeps it up to date).
 
 Units are UDUNITS strings: ``"1"`` for every quantity physgen records — nats (information in
@@ -960,10 +961,9 @@ def experiment_variables(experiment: str) -> list[Variable]:
 
 
 def reserved_dims() -> tuple[str, ...]:
-    """Every dimension and coordinate name of a cell's results (sorted), plus ``cell`` (the
-    stacked grid of :func:`physgen.io.describe`): a sweep axis cannot take one of them."""
-    names = {d for v in _DECLARATIONS for d in v.dims} | {v.name for v in _DECLARATIONS}
-    return tuple(sorted(names | {"cell"}))
+    """Every dimension name of a cell's results (sorted), plus ``cell`` (the stacked grid of
+    :func:`physgen.io.describe`): a sweep axis cannot take one of them."""
+    return tuple(sorted({d for v in _DECLARATIONS for d in v.dims} | {"cell"}))
 
 
 def build_dataset(values: Mapping[str, Any], attrs: Mapping[str, Any]) -> xr.Dataset:

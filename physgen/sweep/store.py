@@ -425,7 +425,7 @@ class SweepStore:
                     raise PhysgenError(
                         f"cannot merge: {self.cell_path(cell)} holds {dim}={got}, not [{value}]"
                     )
-        parts = _vary_over_grid(parts, self.spec.dims)
+        parts = _vary_over_grid(_union_labels(parts, self.spec.dims), self.spec.dims)
         for ds in parts:
             ds.attrs.pop("history", None)
         try:
@@ -477,6 +477,24 @@ class SweepStore:
         if write:
             write_netcdf(merged, self.results_path)
         return merged
+
+
+def _union_labels(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
+    """Reindex every cell to the union of the labels of each non-grid dimension whose labels
+    differ between cells (``level`` 0..L of cells of different depths, the ``kl_t`` steps of
+    cells with different ``kl_t_points``): a cell's data are NaN at labels it does not have, the
+    labels keep their type, and the layout is the same whatever the grid (instead of
+    ``combine_by_coords`` taking the dimension for one to concatenate along)."""
+    import numpy as np
+
+    dims = {str(d) for p in parts for d in p.dims if d in p.indexes} - set(grid_dims)
+    for dim in sorted(dims):
+        labels = [p.indexes[dim] if dim in p.indexes else None for p in parts]
+        if any(lab is None for lab in labels) or all(lab.equals(labels[0]) for lab in labels):
+            continue
+        union = np.unique(np.concatenate([lab.to_numpy() for lab in labels]))
+        parts = [p.reindex({dim: union}) for p in parts]
+    return parts
 
 
 def _vary_over_grid(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
