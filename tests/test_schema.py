@@ -40,7 +40,16 @@ def test_every_declared_unit_is_udunits_and_dimensionless() -> None:
 
 def test_reserved_dims_cover_every_result_dimension() -> None:
     names = reserved_dims()
-    for dim in ("checkpoint", "step", "network", "seed_pair", "nn_bin", "uturn_t", "kl_t", "cell"):
+    for dim in (
+        "checkpoint",
+        "network",
+        "seed_pair",
+        "nn_bin",
+        "uturn_t",
+        "kl_t",
+        "image_width",
+        "cell",
+    ):
         assert dim in names
     for var in VARIABLES.values():
         assert set(var.dims) <= set(names)
