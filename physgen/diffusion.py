@@ -29,7 +29,7 @@ signature.
 
 Classes: every sampler takes ``classes``, an ``(n,)`` int array (-1: unconditional); the
 denoiser is then called as ``denoise(x_t, alpha_bar, classes=c)`` with the classes of the chunk's
-rows, so conditional models and guided denoisers (:class:`physgen.guidance.GuidedDenoiser`)
+rows (a denoiser with classes declares ``n_classes``), so conditional models and guided denoisers (:class:`physgen.guidance.GuidedDenoiser`)
 sample through the same samplers. Without ``classes`` the call is ``denoise(x_t, alpha_bar)``.
 
 Per-sample noise and coupling: sample ``i`` (global index ``start + i``) draws its starting noise
@@ -52,7 +52,7 @@ import numpy as np
 
 from physgen.errors import PhysgenError
 from physgen.models.base import as_alpha_bar
-from physgen.models.conditional import check_classes
+from physgen.models.conditional import check_classes, n_classes_of
 from physgen.rng import sample_generator
 
 __all__ = ["Schedule", "coupled_sample", "ddim_sample", "ddpm_sample", "q_sample"]
@@ -246,8 +246,10 @@ def _reverse(
     if eta is not None and eta < 0.0:
         raise PhysgenError(f"eta must be ≥ 0, got {eta}")
     if classes is not None:
-        # range checks belong to the denoiser, which knows its number of classes
-        classes = check_classes(classes, n, np.iinfo(np.int64).max)
+        # checked against every denoiser's classes before any work (a denoiser with classes
+        # declares ``n_classes``)
+        for d in denoisers:
+            classes = check_classes(classes, n, n_classes_of(d))
 
     ts = np.arange(t0, 0, -1) if eta is None else _ddim_times(t0, steps)
     pairs = list(zip(ts.tolist(), [*ts[1:].tolist(), 0], strict=True))
