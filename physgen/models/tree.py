@@ -540,6 +540,25 @@ class TreeGrammar(DataModel):
         :math:`\log p_k(x \mid c_i)` for row ``i`` (-1: unconditional)."""
         return self._parse(tokens, self._level(filtered_levels), classes)[1]
 
+    def entropy(self, cls: int = -1) -> float:
+        r"""Exact entropy (nats) of the exact model's sequences, given class ``cls`` (-1:
+        unconditional).
+
+        The grammar is unambiguous, so a valid sequence and its tree determine each other and
+        :math:`H(x \mid c) = H(\text{root} \mid c) + \sum_{\text{internal } j} \sum_a
+        P(x_j = a \mid c)\, H(M[a])`, with :math:`H(M[a])` the entropy of parent :math:`a`'s rule
+        choice and :math:`P(x_j = a \mid c) = \sum_r \pi_c(r) T_j[r, a]` through the channels.
+        """
+        prior = np.exp(self._log_prior[check_classes(cls, 1, self.n_classes)[0] + 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h_root = -np.sum(np.where(prior > 0, prior * np.log(prior), 0.0))
+        p = self.rule_probs
+        h_rule = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
+        total = float(h_root)
+        for d in range(self.depth):
+            total += float(np.einsum("r,jra,a->", prior, self.channels(d), h_rule))
+        return total
+
     def parse_class(self, tokens: np.ndarray) -> np.ndarray:
         """Class of the root parsed bottom-up from each sequence (n, N), int64 (n,); -1 for a
         sequence that is not valid under the exact grammar (its root is then undetermined)."""
