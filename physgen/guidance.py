@@ -122,7 +122,9 @@ class GuidedDenoiser:
             try:
                 lo, hi = (int(v) for v in interval)
             except (TypeError, ValueError):
-                raise ConfigError("interval", f"must be two steps (t_lo, t_hi), got {interval!r}") from None
+                raise ConfigError(
+                    "interval", f"must be two steps (t_lo, t_hi), got {interval!r}"
+                ) from None
             if not 0 <= lo <= hi <= schedule.T:
                 raise ConfigError(
                     "interval", f"needs 0 ≤ t_lo ≤ t_hi ≤ T = {schedule.T}, got {interval!r}"

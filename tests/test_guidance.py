@@ -48,7 +48,9 @@ def test_limits_and_linearity(name: str, request: pytest.FixtureRequest) -> None
         np.testing.assert_allclose(sep, got, atol=1e-12)
     # unconditional rows are left alone whatever w
     free = cls == -1
-    np.testing.assert_array_equal(GuidedDenoiser(model, 4.0).denoise(x, ab, cls)[free], uncond[free])
+    np.testing.assert_array_equal(
+        GuidedDenoiser(model, 4.0).denoise(x, ab, cls)[free], uncond[free]
+    )
 
 
 def test_tokens_leave_the_simplex(tree: TreeGrammar) -> None:
@@ -100,7 +102,7 @@ def test_every_sampler_uses_guidance(tree: TreeGrammar) -> None:
 
 @pytest.mark.parametrize("w", [float("nan"), float("inf"), -float("inf"), "2", None])
 def test_bad_weight(tree: TreeGrammar, w: object) -> None:
-    with pytest.raises(ConfigError, match="^w: the guidance weight"):
+    with pytest.raises(ConfigError, match=r"^w: the guidance weight"):
         GuidedDenoiser(tree, w)  # type: ignore[arg-type]
 
 
@@ -108,11 +110,11 @@ def test_bad_input(tree: TreeGrammar) -> None:
     with pytest.raises(PhysgenError, match="no classes"):
         GuidedDenoiser(Empirical(np.zeros((3, 2))), 1.0)
     sched = Schedule.linear(T=30)
-    with pytest.raises(ConfigError, match="^classes: class 3 out of range"):
+    with pytest.raises(ConfigError, match=r"^classes: class 3 out of range"):
         ddpm_sample(GuidedDenoiser(tree, 1.0), sched, 2, tree.event_shape, 0, classes=[0, 3])
-    with pytest.raises(ConfigError, match="^interval"):
+    with pytest.raises(ConfigError, match=r"^interval"):
         GuidedDenoiser(tree, 1.0, interval=(1, 2))
-    with pytest.raises(ConfigError, match="^interval"):
+    with pytest.raises(ConfigError, match=r"^interval"):
         GuidedDenoiser(tree, 1.0, interval=(5, 2), schedule=sched)
     with pytest.raises(PhysgenError, match="no classes"):
         ddpm_sample(Empirical(np.zeros((3, 2))), sched, 2, (2,), 0, classes=[0, 1])

@@ -1,7 +1,8 @@
 r"""Numba kernels of the tree grammar: belief propagation, ancestral sampling, bottom-up parsing.
 
-Conditioning (a class per sample): every kernel takes a table of root log-priors
-``log_prior`` (C + 1, q) and a row per sample ``prior_row`` (n,): row 0 is the uniform prior of the
+Conditioning (a class per sample): the BP and parsing kernels take a table of root log-priors
+``log_prior`` (C + 1, q) (BP also the normalised priors ``prior``, so the root needs no
+exponential) and a row per sample ``prior_row`` (n,): row 0 is the uniform prior of the
 unconditional model, row ``c + 1`` the prior of class ``c`` (uniform over the root symbols of the
 class, -inf elsewhere). BP with a class is BP with the uniform root prior replaced by the class's.
 
@@ -247,6 +248,7 @@ def bp_leaf_marginals(
     coef: np.ndarray,
     child: np.ndarray,
     prob: np.ndarray,
+    prior: np.ndarray,
     log_prior: np.ndarray,
     prior_row: np.ndarray,
     t_mat: np.ndarray,
@@ -257,8 +259,8 @@ def bp_leaf_marginals(
     """Leaf posterior marginals of the k-filtered tree under leaf log-evidence ``coef[i] * x[i]``.
 
     ``x`` (n, N, q) float64 (entries may be -inf when ``coef`` is 1, each leaf needs a finite
-    one); ``coef`` (n,); ``child`` (R, s) int64; ``prob`` (R,); ``log_prior`` (C + 1, q) root
-    log-priors, ``prior_row`` (n,) int64 the row of each sample (module docstring); ``t_mat`` (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes
+    one); ``coef`` (n,); ``child`` (R, s) int64; ``prob`` (R,); ``prior``, ``log_prior`` (C + 1, q)
+    root priors (rows sum to 1) and their logs, ``prior_row`` (n,) int64 the row of each sample (module docstring); ``t_mat`` (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes
     ``out`` (n, N, q) and ``log_z`` (n,) = log Σ_x0 p_k(x0) exp(Σ_i h_i(x0_i)). Returns the
     number of non-finite entries of ``x`` (counted on the way, so a caller that needs finite
     input does not have to scan it first).
@@ -294,7 +296,7 @@ def bp_leaf_marginals(
         acc = np.empty(((s + 1) * q, B))
         dead = np.empty(B, dtype=np.bool_)
         for i0 in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK), B):
-            n_bad[ch] += _bp_block(x, coef, child, prob, log_prior, prior_row, t_mat, k, out,
+            n_bad[ch] += _bp_block(x, coef, child, prob, prior, log_prior, prior_row, t_mat, k, out,
                                    log_z, i0, depth, u, v, log_m, prefix, lane_tmp, acc, dead,
                                    by_child, lp)  # fmt: skip
     return n_bad.sum()
@@ -306,6 +308,7 @@ def _bp_block(
     coef: np.ndarray,
     child: np.ndarray,
     prob: np.ndarray,
+    prior: np.ndarray,
     log_prior: np.ndarray,
     prior_row: np.ndarray,
     t_mat: np.ndarray,
@@ -328,7 +331,7 @@ def _bp_block(
     arguments are scratch: messages ``u``, ``v`` (n_nodes, q, lanes), ``log_m``, ``prefix``
     (s^k [+1], q, lanes), ``lane_tmp`` (6, lanes), ``acc`` ((s + 1) q, lanes), ``dead``
     (lanes,) bool; ``by_child`` (s, R) the rules stably sorted by child c; ``lp`` (q, lanes) the
-    root log-prior of each lane, gathered from ``log_prior[prior_row]``. Returns the number
+    root log-prior of each lane, gathered from ``log_prior[prior_row]`` (filtered models). Returns the number
     of non-finite entries of ``x`` in the block.
 
     The number of lanes is read from ``u`` (not a compile-time constant), so LLVM keeps the
@@ -358,11 +361,16 @@ def _bp_block(
         dead[lane] = False
         for a in range(q):
             suffix[a, lane] = 0.0
-    # padding lanes take the unconditional row 0
+    # the root prior of each lane (padding lanes: the unconditional row 0), straight into the
+    # root's downward message for the unfiltered model, in log space for a filtered one
     for lane in range(B):
         row = prior_row[i0 + lane] if lane < nb else 0
-        for a in range(q):
-            lp[a, lane] = log_prior[row, a]
+        if k == 0:
+            for a in range(q):
+                v[0, a, lane] = prior[row, a]
+        else:
+            for a in range(q):
+                lp[a, lane] = log_prior[row, a]
 
     # Leaves: ψ = softmax(h) per sample; the log normaliser is split into lz (the maxima) and
     # zp (running product of the sums, each in [1, q]). The fields go straight into the leaf
@@ -444,20 +452,8 @@ def _bp_block(
 
     if k == 0:
         # Root of the unfiltered model: Z_root = Σ_a π(a) u_0(a), and the downward message
-        # of the root is the lane's prior itself (exact zeros stay zeros).
-        for lane in range(B):
-            hmax[lane] = -np.inf
-        for a in range(q):
-            for lane in range(B):
-                hmax[lane] = max(hmax[lane], lp[a, lane])
-        for lane in range(B):
-            if hmax[lane] == -np.inf:
-                dead[lane] = True
-                hmax[lane] = 0.0
-        for a in range(q):
-            for lane in range(B):
-                v[0, a, lane] = np.exp(lp[a, lane] - hmax[lane])
-        _normalise(v, 0, zs, zinv, dead)
+        # of the root is the lane's (normalised) prior itself, already in v[0] (exact zeros
+        # stay zeros).
         for lane in range(B):
             tmp[lane] = 0.0
         for a in range(q):
@@ -467,7 +463,7 @@ def _bp_block(
             if tmp[lane] == 0.0:
                 dead[lane] = True
             else:
-                lz[lane] += np.log(tmp[lane]) + hmax[lane] + np.log(zs[lane])
+                lz[lane] += np.log(tmp[lane])
     else:
         _level_k(u, v, log_m, prefix, suffix, tmp, zs, zinv, lz, dead, lp, t_mat, off_k)
 

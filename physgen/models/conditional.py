@@ -44,7 +44,9 @@ def check_classes(classes: Any, n: int, n_classes: int, key: str = "classes") ->
         raise ConfigError(key, f"must be an int or have shape ({n},), got {c.shape}")
     c = np.ascontiguousarray(c, dtype=np.int64)
     if n_classes == 0 and (c != UNCONDITIONAL).any():
-        raise PhysgenError("this model has no classes: conditioning needs a class-conditional model")
+        raise PhysgenError(
+            "this model has no classes: conditioning needs a class-conditional model"
+        )
     if c.size and (c.min() < UNCONDITIONAL or c.max() >= n_classes):
         bad = c[(c < UNCONDITIONAL) | (c >= n_classes)][0]
         raise ConfigError(

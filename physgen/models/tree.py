@@ -192,21 +192,26 @@ class TreeGrammar(DataModel):
 
     def _set_classes(self, root_classes: list[list[int]] | None) -> None:
         """Check the partition of the root symbols and build the per-class root tables: the
-        log-priors (C + 1, q), row 0 uniform and row c + 1 uniform on class c, and the members
+        priors and log-priors (C + 1, q), row 0 uniform and row c + 1 uniform on class c, and the members
         (C, q) padded with -1, with their counts (C,)."""
         q = self.q
         groups = [[a] for a in range(q)] if root_classes is None else root_classes
         key = "model.root_classes"
         if not isinstance(groups, (list, tuple)) or not groups:
-            raise ConfigError(key, f"must be a non-empty list of lists of root symbols, got {groups!r}")
+            raise ConfigError(
+                key, f"must be a non-empty list of lists of root symbols, got {groups!r}"
+            )
         flat: list[int] = []
         for g in groups:
             if not isinstance(g, (list, tuple)) or not g or not all(_is_int(a) for a in g):
-                raise ConfigError(key, f"every class must be a non-empty list of integers, got {g!r}")
+                raise ConfigError(
+                    key, f"every class must be a non-empty list of integers, got {g!r}"
+                )
             flat.extend(int(a) for a in g)
         if sorted(flat) != list(range(q)):
             raise ConfigError(
-                key, f"must partition the root symbols 0 … {q - 1} (each exactly once), got {groups!r}"
+                key,
+                f"must partition the root symbols 0 … {q - 1} (each exactly once), got {groups!r}",
             )
         self.root_classes = None if root_classes is None else [[int(a) for a in g] for g in groups]
         self.n_classes = len(groups)
@@ -219,6 +224,7 @@ class TreeGrammar(DataModel):
             self.class_of_root[list(g)] = c
             self._members[c, : len(g)] = sorted(g)
             self._log_prior[c + 1, list(g)] = -math.log(len(g))
+        self._prior = np.exp(self._log_prior)
 
     def _prior_rows(self, classes: Any, n: int) -> np.ndarray:
         """Row of the root log-prior table of each of ``n`` samples: 0 unconditional, c + 1."""
@@ -422,8 +428,8 @@ class TreeGrammar(DataModel):
         out = np.empty_like(x)
         log_z = np.empty(x.shape[0])
         n_bad = bp_leaf_marginals(
-            x, coef, self._child, self._prob, self._log_prior, rows, self.channels(k), k, out,
-            log_z,
+            x, coef, self._child, self._prob, self._prior, self._log_prior, rows, self.channels(k),
+            k, out, log_z,
         )  # fmt: skip
         return out, log_z, int(n_bad)
 

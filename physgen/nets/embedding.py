@@ -66,7 +66,9 @@ class ClassEmbedding(nn.Module):
         self.n_classes = n_classes
         self.table = nn.Embedding(n_classes + 1, dim)
 
-    def forward(self, classes: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
+    def forward(
+        self, classes: torch.Tensor | None, batch: int, device: torch.device
+    ) -> torch.Tensor:
         """Embeddings ``(batch, dim)`` of ``classes`` (``(batch,)`` long, -1 = null; ``None``:
         all null)."""
         if classes is None:

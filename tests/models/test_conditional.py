@@ -126,11 +126,11 @@ def test_tree_parse_class_of_coarse_and_invalid(small: TreeGrammar) -> None:
 
 def test_tree_class_errors(small: TreeGrammar) -> None:
     x = np.zeros((2, small.seq_len, small.q))
-    with pytest.raises(ConfigError, match="^classes: class 2 out of range"):
+    with pytest.raises(ConfigError, match=r"^classes: class 2 out of range"):
         small.denoise(x, 0.5, classes=np.array([0, 2]))
-    with pytest.raises(ConfigError, match="^classes:"):
+    with pytest.raises(ConfigError, match=r"^classes:"):
         small.sample(3, seed=0, classes=np.array([0, 1]))
-    with pytest.raises(ConfigError, match="^model.root_classes"):
+    with pytest.raises(ConfigError, match=r"^model.root_classes"):
         TreeGrammar(q=3, depth=2, q_eff=2, root_classes=[[0, 1], [1, 2]])
     assert "root_classes" not in TreeGrammar(q=3, depth=2, q_eff=2).params()
     assert TreeGrammar(**small.params()).root_classes == [[0, 2], [1]]
@@ -167,7 +167,7 @@ def test_gmm_conditional_closed_forms() -> None:
     assert stats.kstest(((s - g.means[2]) / g.stds[2]).ravel(), "norm").pvalue > 1e-3
     free, drawn = g.sample(50, seed=3, return_classes=True)
     np.testing.assert_array_equal(g.sample(50, seed=3, classes=drawn), free)
-    with pytest.raises(ConfigError, match="^classes"):
+    with pytest.raises(ConfigError, match=r"^classes"):
         g.denoise(x, ab, classes=np.full(7, 3))
 
 

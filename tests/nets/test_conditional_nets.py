@@ -61,7 +61,7 @@ def test_wrapped_conditional_and_unconditional_through_one_call() -> None:
     mixed = den.denoise(x, 0.5, cls)
     np.testing.assert_allclose(mixed[3:4], den.denoise(x[3:4], 0.5, np.array([2])), atol=1e-6)
     np.testing.assert_allclose(mixed.sum(-1), 1.0, atol=1e-12)
-    with pytest.raises(ConfigError, match="^classes: class 3"):
+    with pytest.raises(ConfigError, match=r"^classes: class 3"):
         den.denoise(x, 0.5, np.full(5, 3))
     plain = NetDenoiser(NETS["mlp"][0](0), sched, "x0", device="cpu")
     with pytest.raises(PhysgenError, match="no classes"):
@@ -104,7 +104,7 @@ def test_conditional_mlp_learns_class_means() -> None:
         got = res.denoiser.denoise(x_t, ab, np.full(256, c)).mean(0)
         np.testing.assert_allclose(got, gmm.means[c], atol=0.4)
     np.testing.assert_allclose(res.denoiser.denoise(x_t, ab).mean(0), 0.0, atol=0.4)
-    with pytest.raises(ConfigError, match="^train.p_uncond"):
+    with pytest.raises(ConfigError, match=r"^train.p_uncond"):
         train(net, x0, sched, cfg, loss="mse_x0", seed=1, classes=comp, p_uncond=1.5)
-    with pytest.raises(ConfigError, match="^classes"):
+    with pytest.raises(ConfigError, match=r"^classes"):
         train(net, x0, sched, cfg, loss="mse_x0", seed=1, classes=comp + 2)
