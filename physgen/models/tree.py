@@ -487,12 +487,17 @@ class TreeGrammar(DataModel):
         return out
 
     def denoise_masked(
-        self, tokens: np.ndarray, mask: np.ndarray, filtered_levels: int | None = None
+        self,
+        tokens: np.ndarray,
+        mask: np.ndarray,
+        filtered_levels: int | None = None,
+        classes: Any = None,
     ) -> np.ndarray:
         """Leaf posterior marginals (n, N, q) given the unmasked tokens (discrete evidence).
 
         ``tokens`` (n, N) int; ``mask`` bool, broadcastable to (n, N), True = hidden (uniform
         message; the token there is ignored and may be e.g. -1), False = observed (δ message).
+        ``classes`` (n,) int conditions row ``i`` on its class (-1: unconditional).
         """
         m = np.asarray(mask)
         if m.dtype != np.bool_:
@@ -507,7 +512,7 @@ class TreeGrammar(DataModel):
         t = self._check_tokens(t0, m)
         h = np.where(np.eye(self.q, dtype=bool)[np.where(m, 0, t)], 0.0, -np.inf)
         h[m] = 0.0
-        return self._bp(h, np.ones(t.shape[0]), self._level(filtered_levels))[0]
+        return self._bp(h, np.ones(t.shape[0]), self._level(filtered_levels), classes)[0]
 
     # ------------------------------------------------------------------ parsing
 

@@ -75,6 +75,17 @@ def test_tree_log_prob_and_denoise_match_enumeration(small: TreeGrammar, k: int)
         np.testing.assert_allclose(got, ref, atol=1e-10)
 
 
+def test_tree_masked_denoising_by_class(small: TreeGrammar) -> None:
+    # every leaf hidden: the posterior is the class's single-site marginal, T_j rows averaged
+    # over the class's roots
+    g = small
+    hidden = np.ones((2, g.seq_len), dtype=bool)
+    got = g.denoise_masked(np.zeros((2, g.seq_len), dtype=int), hidden, classes=np.array([0, 1]))
+    t = g.channels(g.depth)
+    for c, roots in enumerate(g.root_classes):
+        np.testing.assert_allclose(got[c], t[:, roots].mean(axis=1), atol=1e-12)
+
+
 def test_tree_unconditional_rows_and_mixing(small: TreeGrammar) -> None:
     g = small
     rng = np.random.default_rng(0)
