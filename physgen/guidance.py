@@ -38,12 +38,11 @@ sampler; rows with class -1 are unconditional (guidance does nothing there).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from physgen.diffusion import Schedule
+from physgen.diffusion import Schedule, _denoise_fn
 from physgen.errors import ConfigError, PhysgenError
 from physgen.models.base import as_alpha_bar
 from physgen.models.conditional import UNCONDITIONAL, check_classes, n_classes_of
@@ -63,15 +62,6 @@ def check_guidance_weight(w: Any, key: str = "w") -> float:
     if not math.isfinite(float(w)):
         raise ConfigError(key, f"the guidance weight must be finite, got {w!r}")
     return float(w)
-
-
-def _call(denoiser: Any) -> Callable[..., np.ndarray]:
-    fn = getattr(denoiser, "denoise", None)
-    if callable(fn):
-        return fn
-    if callable(denoiser):
-        return denoiser
-    raise PhysgenError(f"a denoiser needs .denoise(x_t, alpha_bar, classes=…), got {denoiser!r}")
 
 
 class GuidedDenoiser:
@@ -112,8 +102,8 @@ class GuidedDenoiser:
                 f"guidance needs a class-conditional denoiser; {type(conditional).__name__} has "
                 "no classes"
             )
-        self._cond = _call(conditional)
-        self._uncond = None if unconditional is None else _call(unconditional)
+        self._cond = _denoise_fn(conditional)
+        self._uncond = None if unconditional is None else _denoise_fn(unconditional)
         self.interval: tuple[int, int] | None = None
         self.schedule = schedule
         if interval is not None:

@@ -108,3 +108,20 @@ def test_conditional_mlp_learns_class_means() -> None:
         train(net, x0, sched, cfg, loss="mse_x0", seed=1, classes=comp, p_uncond=1.5)
     with pytest.raises(ConfigError, match=r"^classes"):
         train(net, x0, sched, cfg, loss="mse_x0", seed=1, classes=comp + 2)
+
+
+def test_guided_network_and_token_training_step() -> None:
+    from physgen.guidance import GuidedDenoiser
+
+    sched = Schedule.linear(T=50)
+    torch.manual_seed(0)
+    net = SequenceTransformer(4, 3, width=16, layers=1, heads=2, ff=16, n_classes=3)
+    x0 = np.eye(3)[np.random.default_rng(0).integers(3, size=(32, 4))]
+    cfg = TrainConfig(steps=3, batch_size=8, ema_decay=0.0, n_checkpoints=2, device="cpu")
+    res = train(net, x0, sched, cfg, loss="ce", seed=0, classes=np.arange(32) % 3, p_uncond=0.5)
+    den = res.denoiser
+    x = np.random.default_rng(1).standard_normal((6, 4, 3))
+    cls = np.array([0, 1, 2, -1, 0, 1])
+    cond, uncond = den.denoise(x, 0.3, cls), den.denoise(x, 0.3)
+    guided = GuidedDenoiser(den, 2.0).denoise(x, 0.3, cls)
+    np.testing.assert_allclose(guided, 3 * cond - 2 * uncond, atol=1e-6)
