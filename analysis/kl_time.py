@@ -33,7 +33,7 @@ __all__ = ["plot"]
 
 
 def _t_frac(da: xr.DataArray) -> np.ndarray:
-    return np.asarray(da["t_frac"].values if "t_frac" in da.coords else da["t"].values, float)
+    return np.asarray(da["kl_t_frac"].values, float)
 
 
 def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
@@ -44,14 +44,14 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
         ladder = levels(da)
         colours = plt.cm.viridis(np.linspace(0, 0.9, len(ladder)))
         for k in range(1, len(ladder)):
-            y = mean_over(ladder[k], ("t",)).values
+            y = mean_over(ladder[k], ("kl_t",)).values
             left.plot(x, y, color=colours[k], label=f"KL(BP_0 ‖ BP_{k})")
-        root = mean_over(ladder[-1], ("t",)).values
+        root = mean_over(ladder[-1], ("kl_t",)).values
         right.plot(x, root, "k--", lw=1, label=f"KL(BP_0 ‖ BP_{len(ladder) - 1})")
     if "kl_model_time" in cell:
         da = cell["kl_model_time"]
         dim, steps = step_values(da)
-        y = mean_over(da, (dim, "t")).transpose(dim, "t").values
+        y = mean_over(da, (dim, "kl_t")).transpose(dim, "kl_t").values
         measured = np.where(~np.isnan(y).all(axis=1))[0]
         colours = plt.cm.plasma(np.linspace(0, 0.9, max(len(measured), 1)))
         for c, i in zip(colours, measured, strict=False):

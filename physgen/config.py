@@ -68,14 +68,18 @@ class ModelConfig:
     params: dict[str, Any] = field(default_factory=lambda: {"depth": 3})
 
     def build(self) -> Any:
-        """Instantiate the model (errors name ``model.<param>``)."""
+        """The model (errors name ``model.<param>``), instantiated on the first call and kept:
+        validating a config and running its cell use one model, built once."""
         from physgen.registry import make_model
 
+        built = self.__dict__.get("_built")
+        if built is not None:
+            return built
         for key, value in self.params.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"model.{key}", f"must be a finite number, got {value!r}")
         try:
-            return make_model(self.name, **self.params)
+            built = make_model(self.name, **self.params)
         except ConfigError:
             raise
         except (ValueError, TypeError) as exc:
@@ -84,6 +88,8 @@ class ModelConfig:
             raise ConfigError(
                 "model", f"{self.name}({_params_text(self.params)}) does not fit in memory"
             ) from None
+        object.__setattr__(self, "_built", built)  # a cache, not a field: frozen stays frozen
+        return built
 
 
 @dataclass(frozen=True)
@@ -333,15 +339,22 @@ class ExperimentConfig:
         cfg.validate()
         return cfg
 
-    def validate(self) -> None:
-        """Check every section and that the model builds; raises :class:`ConfigError`."""
+    def validate(self) -> Any:
+        """Check every section, that the model builds and that it provides what its experiment
+        needs (:func:`physgen.experiments.check_model`); raises :class:`ConfigError`. Returns the
+        built data model (so a cell builds it once)."""
+        from physgen.experiments import check_model
+
         self.data.validate()
         self.diffusion.validate()
         self.net.validate()
         self.train.validate()
         self.metrics.validate()
         _check(self.seed >= 0, "seed", f"must be an integer ≥ 0, got {self.seed}")
-        check_resources(self, self.model.build())
+        model = self.model.build()
+        check_model(model)
+        check_resources(self, model)
+        return model
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved mapping (round-trips through :meth:`from_dict`)."""

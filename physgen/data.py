@@ -43,19 +43,18 @@ Pairs (:meth:`DataProtocol.pairs`):
   :math:`\lfloor s/2 \rfloor`, so the seed-noise baseline costs one extra network per seed pair
   (``n_seed_pairs ≤ 2 n_pairs``).
 
-Seeding tree (all from the experiment seed through :func:`physgen.rng.spawn` /
-:func:`physgen.rng.stream_key`)::
+Seeding tree (all from the experiment seed through the named streams of
+:data:`physgen.rng.STREAMS` and :func:`physgen.rng.stream_key`)::
 
-    seed ─ spawn(seed, POOL_LABEL=1)                 → pool seed: model.sample(m, pool seed)
-         └ spawn(seed, NETWORK_LABEL=2) = s_net
+    seed ─ stream(seed, "pool")                      → pool seed: model.sample(m, pool seed)
+         └ stream(seed, "networks") = s_net
               └ stream_key(s_net, split, replicate) → network seed σ of (split, replicate)
                    ├ build_net(..., seed=σ)           → initial weights (torch.manual_seed(σ))
-                   └ train(..., seed=σ) → spawn(σ, physgen.train.BATCH_LABEL=2)
+                   └ train(..., seed=σ) → stream(σ, "batches")
                                                       → minibatch indices, steps, noise
 
-Labels ≥ 3 under the experiment seed are free for evaluation streams (frozen loss noise, coupled
-sampling noise, …). A network is thus a function of (seed, split, replicate) only: the same
-network is obtained whichever pair asks for it.
+A network is thus a function of (seed, split, replicate) only: the same network is obtained
+whichever pair asks for it.
 """
 
 from __future__ import annotations
@@ -67,11 +66,9 @@ import numpy as np
 
 from physgen.config import DataConfig
 from physgen.errors import ConfigError
-from physgen.rng import spawn, stream_key
+from physgen.rng import stream, stream_key
 
 __all__ = [
-    "NETWORK_LABEL",
-    "POOL_LABEL",
     "DataProtocol",
     "NetworkSpec",
     "Pair",
@@ -79,12 +76,6 @@ __all__ = [
     "content_overlaps",
     "excluded_mass",
 ]
-
-POOL_LABEL = 1
-"""``spawn`` label of the data pool under the experiment seed."""
-
-NETWORK_LABEL = 2
-"""``spawn`` label of the network seeds under the experiment seed."""
 
 
 @dataclass(frozen=True)
@@ -252,8 +243,8 @@ class DataProtocol:
             )
         self.content_disjoint = _content_disjoint(model, data_cfg)
         self.support_size = check_support(model, data_cfg)
-        self.pool_seed = spawn(self.seed, POOL_LABEL)
-        self._network_root = spawn(self.seed, NETWORK_LABEL)
+        self.pool_seed = stream(self.seed, "pool")
+        self._network_root = stream(self.seed, "networks")
         self._pool: np.ndarray | None = None
         self._kept: np.ndarray | None = None
 

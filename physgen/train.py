@@ -50,9 +50,15 @@ optionally densified to a ratio cap, see :func:`checkpoint_steps`), ``on_checkpo
 ``(s, {name: NetDenoiser})`` for every name in ``eval_weights``, and ``callback`` receives
 ``(s, NetDenoiser)`` of the average.
 
+Class-conditional training (``classes`` given, a network built with ``n_classes > 0``): each
+minibatch row carries the class of its training point, replaced by the null class -1 with
+probability ``p_uncond`` independently per row (label dropout, :func:`label_dropout`), so one
+network learns :math:`\hat x_0(x_t \mid c)` and :math:`\hat x_0(x_t \mid \varnothing)` for
+classifier-free guidance. The dropout draws come from the same generator, after the noise.
+
 Randomness: the network's initial weights are the caller's (``physgen.nets.build_net(seed=…)``);
 minibatch indices (drawn **with replacement**, uniform over the training set), steps and noise come
-from one ``torch.Generator`` seeded with ``physgen.rng.spawn(seed, BATCH_LABEL)``. On the CPU the same
+from one ``torch.Generator`` seeded with ``physgen.rng.stream(seed, "batches")``. On the CPU the same
 network, data, config and seed give bit-identical weights.
 """
 
@@ -76,12 +82,12 @@ from torch import nn
 
 from physgen.config import TrainConfig
 from physgen.diffusion import Schedule
-from physgen.errors import PhysgenError
+from physgen.errors import ConfigError, PhysgenError
 from physgen.nets.wrap import NetDenoiser, Output, resolve_device
-from physgen.rng import spawn
+from physgen.rng import stream
+from physgen.threads import pinned_threads
 
 __all__ = [
-    "BATCH_LABEL",
     "OUTPUT_OF_LOSS",
     "ExponentialMovingAverage",
     "Loss",
@@ -89,6 +95,7 @@ __all__ = [
     "checkpoint_steps",
     "checkpoints_of",
     "init_weight",
+    "label_dropout",
     "load_checkpoint",
     "lr_factors",
     "ratio_subset",
@@ -100,9 +107,6 @@ Loss = Literal["ce", "mse_x0", "mse_eps"]
 
 OUTPUT_OF_LOSS: dict[str, Output] = {"ce": "logits", "mse_x0": "x0", "mse_eps": "eps"}
 """How a network trained with each loss is read by :class:`~physgen.nets.NetDenoiser`."""
-
-BATCH_LABEL = 2
-"""``physgen.rng.spawn`` label of the minibatch / step / noise stream of a training run."""
 
 
 def checkpoint_steps(
@@ -187,6 +191,30 @@ def checkpoints_of(cfg: TrainConfig) -> np.ndarray:
     ``(n,)``, int64)."""
     window = tuple(cfg.checkpoint_window) if cfg.checkpoint_window else None
     return checkpoint_steps(cfg.steps, cfg.n_checkpoints, cfg.checkpoint_ratio, window)  # type: ignore[arg-type]
+
+
+def label_dropout(
+    labels: torch.Tensor, p_uncond: float, generator: torch.Generator
+) -> torch.Tensor:
+    """``labels`` ``(B,)`` with each entry replaced by the null class -1 with probability
+    ``p_uncond``, independently (one uniform per entry from ``generator``)."""
+    drop = torch.rand(labels.shape, generator=generator, device=labels.device) < p_uncond
+    return torch.where(drop, torch.full_like(labels, -1), labels)
+
+
+def _check_classes(net: nn.Module, classes: Any, n: int, p_uncond: float) -> np.ndarray:
+    """Training labels as int64 ``(n,)`` in ``[0, n_classes)``; checks ``p_uncond``."""
+    n_classes = int(getattr(net, "n_classes", 0) or 0)
+    if n_classes == 0:
+        raise PhysgenError("classes were given but the network has no classes (n_classes = 0)")
+    if not (isinstance(p_uncond, (int, float)) and 0.0 <= p_uncond <= 1.0):
+        raise ConfigError("train.p_uncond", f"must be a probability in [0, 1], got {p_uncond!r}")
+    c = np.asarray(classes)
+    if c.shape != (n,) or (c.size and not np.issubdtype(c.dtype, np.integer)):
+        raise ConfigError("classes", f"must be {n} integers, one per training point")
+    if c.size and (c.min() < 0 or c.max() >= n_classes):
+        raise ConfigError("classes", f"training classes must lie in 0 … {n_classes - 1}")
+    return c.astype(np.int64)
 
 
 def lr_factors(steps: int, schedule: str) -> np.ndarray:
@@ -304,6 +332,8 @@ def train(
     seed: int,
     callback: Callable[[int, NetDenoiser], None] | None = None,
     on_checkpoint: Callable[[int, dict[str, NetDenoiser]], None] | None = None,
+    classes: np.ndarray | None = None,
+    p_uncond: float = 0.1,
 ) -> TrainResult:
     """Train ``net`` on ``x0`` (shape ``(n, *event_shape)``, diffusion space) for ``cfg.steps``
     updates; see the module docstring for the objective, schedule, average and randomness.
@@ -313,16 +343,18 @@ def train(
     too, with ``{name: NetDenoiser}`` for every name of ``cfg.eval_weights`` (``"ema"``: the
     average, ``"raw"``: the optimiser's weights), so any diagnostic can be recorded for both. The network is moved to ``cfg.device``
     (``"auto"``: CUDA when present, where the forward pass runs under bf16 autocast). Torch runs
-    on ``cfg.threads`` threads during training; the previous count is restored afterwards.
+    on ``cfg.threads`` threads during training (:func:`physgen.threads.pinned_threads`).
+
+    ``classes`` ``(n,)`` int, with a conditional network: train with label dropout of rate
+    ``p_uncond`` (module docstring).
     """
     x = _check_data(x0, loss)
+    labels = None if classes is None else _check_classes(net, classes, x.shape[0], p_uncond)
     device = resolve_device(cfg.device)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        return _train(net, x, schedule, cfg, loss, seed, callback, on_checkpoint, device)
-    finally:
-        torch.set_num_threads(threads)
+    with pinned_threads(cfg.threads):
+        return _train(
+            net, x, schedule, cfg, loss, seed, callback, on_checkpoint, device, labels, p_uncond
+        )
 
 
 def _train(
@@ -335,12 +367,15 @@ def _train(
     callback: Callable[[int, NetDenoiser], None] | None,
     on_checkpoint: Callable[[int, dict[str, NetDenoiser]], None] | None,
     device: torch.device,
+    labels: np.ndarray | None = None,
+    p_uncond: float = 0.0,
 ) -> TrainResult:
     """The loop of :func:`train` on checked data, with the thread count already set."""
     net.to(device).train()
 
     data = torch.as_tensor(x, dtype=torch.float32, device=device)
     target = data.argmax(dim=-1) if loss == "ce" else None
+    label_t = None if labels is None else torch.as_tensor(labels, device=device)
     n, event = data.shape[0], tuple(data.shape[1:])
     batch, T = cfg.batch_size, schedule.T
     bshape = (batch,) + (1,) * len(event)
@@ -350,7 +385,7 @@ def _train(
     )
 
     gen = torch.Generator(device=device)
-    gen.manual_seed(spawn(seed, BATCH_LABEL))
+    gen.manual_seed(stream(seed, "batches"))
     # the fused kernel updates all tensors in one pass: ≈4× cheaper than the per-tensor loop
     # on the CPU for small nets, where the optimiser step is a visible share of a training step
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
@@ -388,7 +423,10 @@ def _train(
             for group in opt.param_groups:
                 group["lr"] = factors[step - 1]
         with torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext():
-            out = net(x_t, t.to(torch.float32))
+            if label_t is None:
+                out = net(x_t, t.to(torch.float32))
+            else:
+                out = net(x_t, t.to(torch.float32), label_dropout(label_t[idx], p_uncond, gen))
         if loss == "ce":
             value = F.cross_entropy(out.flatten(0, -2).float(), target[idx].flatten())
         else:

@@ -1,7 +1,9 @@
 """Bias, memorisation and oracle diagnostics (docs/theory.md §4), and onset extraction.
 
 Every function is batched NumPy in float64 and takes any denoiser (an object with
-``denoise(x_t, alpha_bar) -> x̂0``: exact data models, wrapped networks, the empirical memorizer).
+``denoise(x_t, alpha_bar) -> x̂0``: exact data models, wrapped networks, the empirical memorizer,
+or :class:`Precomputed` outputs on fixed inputs). Each diagnostic an experiment records is
+computed by exactly one of these functions.
 
 * :mod:`~physgen.metrics.divergence`: per-item KL, the denoiser divergence S, KL along time;
 * :mod:`~physgen.metrics.losses`: frozen-noise denoising losses, the decomposition ℓ = ℓ* + ℓ̃;
@@ -11,8 +13,8 @@ Every function is batched NumPy in float64 and takes any denoiser (an object wit
 * :mod:`~physgen.metrics.uturn`: the U-turn overlap;
 * :mod:`~physgen.metrics.privacy`: membership-inference AUC;
 * :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints;
-* :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity, image
-  nearest neighbours and the quadruplet figure;
+* :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity and the
+  quadruplet figure;
 * :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, and the speciation
   and collapse times (theory and measurement).
 """
@@ -20,6 +22,7 @@ Every function is batched NumPy in float64 and takes any denoiser (an object wit
 from __future__ import annotations
 
 from physgen.metrics import images, scores
+from physgen.metrics._common import Precomputed, noise_prediction
 from physgen.metrics.divergence import (
     Bound,
     DivergenceEstimate,
@@ -57,8 +60,16 @@ from physgen.metrics.onsets import (
     exceed_bracketed,
     first_exceed_onset,
     memorisation_floor,
+    memorisation_onset,
 )
-from physgen.metrics.oracle import oracle_ladder, root_only_kl, site_only_kl
+from physgen.metrics.oracle import (
+    learned_beyond_root,
+    oracle_gaps,
+    oracle_ladder,
+    oracle_outputs,
+    root_only_kl,
+    site_only_kl,
+)
 from physgen.metrics.privacy import membership_auc
 from physgen.metrics.uturn import uturn_overlap
 
@@ -68,6 +79,7 @@ __all__ = [
     "FrozenNoise",
     "LossParts",
     "Onset",
+    "Precomputed",
     "argmin_bracketed",
     "argmin_onset",
     "bias_onset",
@@ -88,14 +100,19 @@ __all__ = [
     "item_divergence",
     "kl_along_time",
     "kl_divergence",
+    "learned_beyond_root",
     "loss_decomposition",
     "membership_auc",
     "memorisation_floor",
+    "memorisation_onset",
     "memorised_fraction",
     "nested_mean_se",
     "nn_divergence",
     "nn_histogram",
+    "noise_prediction",
+    "oracle_gaps",
     "oracle_ladder",
+    "oracle_outputs",
     "root_only_kl",
     "scores",
     "site_only_kl",

@@ -16,6 +16,7 @@ from physgen.metrics import (
     exceed_bracketed,
     first_exceed_onset,
     memorisation_floor,
+    memorisation_onset,
 )
 
 STEPS = np.array([1, 10, 100, 1000, 10000])
@@ -73,6 +74,18 @@ def test_curve_shape_errors() -> None:
         argmin_onset(STEPS, [1.0, 2.0])
     with pytest.raises(PhysgenError, match="increasing"):
         argmin_onset(STEPS[::-1], [1.0] * 5)
+
+
+def test_memorisation_onset_needs_two_standard_errors_above_the_floor() -> None:
+    frac = np.array([0.0, 0.05, 0.1, 0.2, np.nan])
+    se = np.array([0.01, 0.03, 0.02, 0.02, np.nan])
+    # 0.05 - 0.06 < 0.02; 0.1 - 0.04 = 0.06 > 0.02: step 100, not 10 (the raw fraction's)
+    assert memorisation_onset(STEPS, frac, se, 0.02) == 100.0
+    assert first_exceed_onset(STEPS, frac, 0.02) == 10.0
+    assert memorisation_onset(STEPS, frac, se, 0.02, z=0.0) == 10.0
+    assert np.isnan(memorisation_onset(STEPS, frac, se, 0.5))
+    both = memorisation_onset(STEPS, np.stack([frac, frac]), np.stack([se, se]), [[0.02], [0.17]])
+    np.testing.assert_array_equal(both, [100.0, np.nan])
 
 
 # ---------------------------------------------------------------- brackets, censoring, τ_bias rule

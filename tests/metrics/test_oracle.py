@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from physgen.errors import PhysgenError
-from physgen.metrics import Bound, denoiser_divergence, frozen_noise, oracle_ladder, root_only_kl
+from physgen.metrics import (
+    Bound,
+    Precomputed,
+    denoiser_divergence,
+    frozen_noise,
+    oracle_ladder,
+    root_only_kl,
+)
+from physgen.metrics.oracle import learned_beyond_root, oracle_gaps, oracle_outputs
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +50,33 @@ def test_levels_option_and_missing_depth(toy, inputs) -> None:
 
     with pytest.raises(PhysgenError, match="no 'depth'"):
         oracle_ladder(toy, NoDepth(), *inputs)
+
+
+def test_precomputed_oracle_and_gaps_match_direct_calls(toy, inputs) -> None:
+    bp = oracle_outputs(toy, *inputs)
+    assert bp.shape == (toy.depth + 1, *inputs[0].shape)
+    bp1 = Bound(toy, filtered_levels=1)
+    np.testing.assert_array_equal(
+        oracle_ladder(bp1, toy, *inputs, oracle=bp), oracle_ladder(bp1, toy, *inputs)
+    )
+    gaps = oracle_gaps(toy, *inputs, oracle=bp)
+    # KL(BP_0 || BP_k) by the pairwise divergence, level by level
+    for k in range(toy.depth + 1):
+        expected = denoiser_divergence(toy, Bound(toy, filtered_levels=k), *inputs)
+        assert gaps[k] == pytest.approx(expected, rel=1e-12)
+    assert gaps[0] == 0.0 and gaps[-1] == pytest.approx(root_only_kl(toy, *inputs), rel=1e-12)
+    np.testing.assert_array_equal(
+        learned_beyond_root(np.array([0.1, 0.5, 0.3]), 0.3), np.array([1, 0, 0], dtype=np.int8)
+    )
+
+
+def test_precomputed_denoiser_answers_only_on_its_inputs(toy, inputs) -> None:
+    x_t, a = inputs
+    out = toy.denoise(x_t, a)
+    pre = Precomputed(x_t, out)
+    assert denoiser_divergence(pre, toy, x_t.copy(), a) == 0.0
+    with pytest.raises(PhysgenError, match="only answers"):
+        pre.denoise(x_t[:3], a[:3])
 
 
 def test_site_only_kl_by_enumeration() -> None:
