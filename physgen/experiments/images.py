@@ -32,12 +32,11 @@ images, per ``eps_t``; the same similarity for the empirical denoisers of the tw
 checkpoint where the pair's mean memorised fraction exceeds the floor by two standard errors.
 Seed pairs give ``cos_distance_seed``,
 the seed-noise baseline. The first ``n_show`` coupled samples and their nearest training images
-are kept (``sample_show``, ``nn_show``) for :func:`plot_quadruplets`.
+are kept (``sample_show``, ``nn_show``) for :func:`physgen.plots.quadruplets`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,7 +62,6 @@ __all__ = [
     "PAPER_EPS_T",
     "image_checkpoints",
     "image_onsets",
-    "plot_quadruplets",
     "run",
 ]
 
@@ -471,28 +469,3 @@ def _assemble(
         },
     )
     return build_dataset(data_vars, coords, attrs)
-
-
-def plot_quadruplets(ds: xr.Dataset, out: str | Path, pair: int = 0, n_pairs: int = 4) -> Path:
-    """Draw (NN_A, x_A, x_B, NN_B) quadruplets of pair ``pair`` along the sample checkpoints of
-    an image-experiment Dataset into the PNG ``out`` (:func:`physgen.metrics.images.quadruplet_figure`)."""
-    from physgen.metrics.images import quadruplet_figure
-
-    a, b = int(ds.pair_a.values[pair]), int(ds.pair_b.values[pair])
-    shown = ds.sample_show.isel(network=a, show=0, channel=0, height=0, width=0).notnull().values
-    sel = {"step": np.flatnonzero(shown), "show": slice(0, n_pairs)}
-    mean = ds.mean_image.values
-
-    def take(name: str, net: int) -> np.ndarray:
-        return ds[name].isel(network=net, **sel).values.astype(np.float64)
-
-    return quadruplet_figure(
-        out,
-        ds.step.values[sel["step"]],
-        take("nn_show", a),
-        take("sample_show", a),
-        take("sample_show", b),
-        take("nn_show", b),
-        to_unit=lambda v: np.clip((v + mean + 1.0) / 2.0, 0.0, 1.0),
-        title=f"pair {pair}: NN_A | x_A | x_B | NN_B along training (rows: step)",
-    )

@@ -12,7 +12,7 @@ Every function is batched NumPy in float64 and takes any denoiser (an object wit
 * :mod:`~physgen.metrics.privacy`: membership-inference AUC;
 * :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints;
 * :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity, image
-  nearest neighbours and the quadruplet figure;
+  nearest neighbours;
 * :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, and the speciation
   and collapse times (theory and measurement).
 """
