@@ -219,3 +219,19 @@ def test_matplotlib_only_in_the_plotting_package() -> None:
     assert offenders == []
     uses = [p.name for p in (PACKAGE / "plots").glob("*.py") if "matplotlib.use(" in p.read_text()]
     assert uses == []
+
+
+def test_analysis_scripts_draw_through_physgen_plots(tmp_path: Path) -> None:
+    from physgen.io import write_netcdf
+
+    write_netcdf(merged(), tmp_path / "results.nc")
+    png = tmp_path / "p.png"
+    out = subprocess.run(
+        [sys.executable, "-m", "analysis.phase_diagram", str(tmp_path / "results.nc"), str(png)],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        check=True,
+    )
+    assert out.stdout.split() == [str(png)]
+    assert png.stat().st_size > 20_000
