@@ -16,15 +16,16 @@ import numpy as np
 import xarray as xr
 
 __all__ = [
+    "DIFFUSION_DIMS",
     "LEVEL_DIMS",
     "TRAINING_DIMS",
     "cell_path",
+    "diffusion_axis",
     "grid_dims",
     "iter_cells",
     "levels",
     "mean_over",
     "onset_mean",
-    "t_fraction",
     "training_axis",
 ]
 
@@ -33,6 +34,9 @@ __all__ = [
 TRAINING_DIMS = ("checkpoint", "step")
 #: names of the filtering-level dimension k = 0 … L
 LEVEL_DIMS = ("level", "level_index")
+#: names of the diffusion-time dimension of the KL-along-time curves; the fractions t/T are the
+#: coordinate ``<dim>_frac`` beside it
+DIFFUSION_DIMS = ("kl_t", "t")
 
 
 def grid_dims(ds: xr.Dataset) -> list[str]:
@@ -90,9 +94,16 @@ def levels(da: xr.DataArray) -> list[xr.DataArray]:
     return [lv for lv in out if bool(np.isfinite(lv.values).any())]
 
 
-def t_fraction(da: xr.DataArray) -> np.ndarray:
-    """The diffusion times t/T of a curve over ``t`` (``t_frac`` beside ``t`` when present)."""
-    return np.asarray(da["t_frac"].values if "t_frac" in da.coords else da["t"].values, float)
+def diffusion_axis(da: xr.DataArray) -> tuple[str, np.ndarray]:
+    """The diffusion-time dimension of a curve along t and its values t/T (the ``<dim>_frac``
+    coordinate beside it when present, else the steps themselves)."""
+    dim = next((d for d in DIFFUSION_DIMS if d in da.dims), None)
+    if dim is None:
+        raise ValueError(
+            f"{da.name!r} has no diffusion-time dimension ({', '.join(DIFFUSION_DIMS)})"
+        )
+    frac = f"{dim}_frac"
+    return dim, np.asarray(da[frac].values if frac in da.coords else da[dim].values, float)
 
 
 def onset_mean(cell: xr.Dataset, name: str) -> float | None:

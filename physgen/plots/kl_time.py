@@ -17,10 +17,10 @@ import xarray as xr
 from physgen.plots._axes import colours, log_axis, new_figure, save_figure
 from physgen.plots._layout import (
     cell_path,
+    diffusion_axis,
     iter_cells,
     levels,
     mean_over,
-    t_fraction,
     training_axis,
 )
 
@@ -32,21 +32,22 @@ def _draw_cell(cell: xr.Dataset, title: str, out: Path) -> Path:
     left, right = axes[0]
     if "kl_oracle_time" in cell:
         da = cell["kl_oracle_time"]
-        x = t_fraction(da)
+        t, x = diffusion_axis(da)
         ladder = levels(da)
         shades = colours("viridis", len(ladder))
         for k in range(1, len(ladder)):
-            y = mean_over(ladder[k], ("t",)).values
+            y = mean_over(ladder[k], (t,)).values
             left.plot(x, y, color=shades[k], label=f"KL(BP_0 ‖ BP_{k})")
-        root = mean_over(ladder[-1], ("t",)).values
+        root = mean_over(ladder[-1], (t,)).values
         right.plot(x, root, "k--", lw=1, label=f"KL(BP_0 ‖ BP_{len(ladder) - 1})")
     if "kl_model_time" in cell:
         da = cell["kl_model_time"]
         dim, steps = training_axis(da)
-        y = mean_over(da, (dim, "t")).transpose(dim, "t").values
+        t, x = diffusion_axis(da)
+        y = mean_over(da, (dim, t)).transpose(dim, t).values
         measured = np.flatnonzero(~np.isnan(y).all(axis=1))
         for c, i in zip(colours("plasma", len(measured)), measured, strict=False):
-            right.plot(t_fraction(da), y[i], color=c, label=f"model, step {int(steps[i])}")
+            right.plot(x, y[i], color=c, label=f"model, step {int(steps[i])}")
     for ax, name in ((left, "oracles"), (right, "trained models")):
         log_axis(ax, "y")
         ax.set_xlabel("t / T")

@@ -21,11 +21,12 @@ from physgen.plots import (
     curves,
     draw_figures,
     figure_function,
+    kl_time,
     phase_diagram,
     quadruplet_figure,
     quadruplets,
 )
-from physgen.plots._layout import levels, training_axis
+from physgen.plots._layout import diffusion_axis, levels, training_axis
 from physgen.plots.phase import onsets_in, panel_dim
 
 PACKAGE = Path(physgen.__file__).parent
@@ -102,23 +103,28 @@ def cell(layout: str) -> xr.Dataset:
     steps = np.array([1, 10, 100, 1000])
     ladder = rng.uniform(0.1, 1, (2, 4, 3))
     s = rng.uniform(0.1, 1, (1, 4))
+    kl_t = np.array([5, 50, 100])
+    kl_oracle = rng.uniform(0.1, 1, (3, 3))
     if layout == "cell":
         return xr.Dataset(
             {
                 "ladder_test": (("network", "step", "level"), ladder, ATTRS),
                 "split_divergence": (("pair", "step"), s, ATTRS),
+                "kl_oracle_time": (("level", "t"), kl_oracle, ATTRS),
                 "tau_bias": (("pair",), [10.0], ATTRS),
             },
-            coords={"step": steps, "level": [0, 1, 2]},
+            coords={"step": steps, "level": [0, 1, 2], "t": kl_t, "t_frac": ("t", kl_t / 100)},
         )
     padded = np.concatenate([ladder, np.full((2, 4, 2), np.nan)], axis=2)
+    padded_kl = np.concatenate([kl_oracle, np.full((2, 3), np.nan)])
     return xr.Dataset(
         {
             "ladder_test": (("network", "checkpoint", "level_index"), padded, ATTRS),
             "split_divergence": (("pair", "checkpoint"), s, ATTRS),
+            "kl_oracle_time": (("level_index", "kl_t"), padded_kl, ATTRS),
             "tau_bias": (("pair",), [10.0], ATTRS),
         },
-        coords={"step": ("checkpoint", steps)},
+        coords={"step": ("checkpoint", steps), "kl_t_frac": ("kl_t", kl_t / 100)},
     )
 
 
@@ -132,11 +138,18 @@ def test_both_layouts_read_alike(tmp_path: Path) -> None:
     assert len(la) == len(lb) == 3  # the NaN-padded levels 3, 4 are left out
     for x, y in zip(la, lb, strict=True):
         np.testing.assert_array_equal(x.values, y.values)
-    (fa,) = curves(a, tmp_path / "a.png")
-    (fb,) = curves(b, tmp_path / "b.png")
-    assert size(fa) == size(fb) and fa.stat().st_size > 10_000
+    ta, tb = diffusion_axis(a.kl_oracle_time), diffusion_axis(b.kl_oracle_time)
+    assert (ta[0], tb[0]) == ("t", "kl_t")
+    np.testing.assert_array_equal(ta[1], [0.05, 0.5, 1.0])
+    np.testing.assert_array_equal(ta[1], tb[1])
+    for figure in (curves, kl_time):
+        (fa,) = figure(a, tmp_path / "a.png")
+        (fb,) = figure(b, tmp_path / "b.png")
+        assert size(fa) == size(fb) and fa.stat().st_size > 10_000
     with pytest.raises(ValueError, match="training-time dimension"):
         training_axis(a.tau_bias)
+    with pytest.raises(ValueError, match="diffusion-time dimension"):
+        diffusion_axis(a.ladder_test)
 
 
 def test_draw_figures_skips_what_the_file_lacks(tmp_path: Path) -> None:
