@@ -25,6 +25,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -41,7 +44,12 @@ __all__ = [
     "ModelConfig",
     "NetConfig",
     "TrainConfig",
+    "available_memory",
+    "check_memory",
+    "check_resources",
+    "estimate_seconds",
     "from_mapping",
+    "largest_arrays",
 ]
 
 
@@ -62,12 +70,19 @@ class ModelConfig:
         """Instantiate the model (errors name ``model.<param>``)."""
         from physgen.registry import make_model
 
+        for key, value in self.params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"model.{key}", f"must be a finite number, got {value!r}")
         try:
             return make_model(self.name, **self.params)
         except ConfigError:
             raise
         except (ValueError, TypeError) as exc:
             raise ConfigError("model", str(exc)) from None
+        except (MemoryError, OverflowError):
+            raise ConfigError(
+                "model", f"{self.name}({_params_text(self.params)}) does not fit in memory"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -188,7 +203,7 @@ class TrainConfig:
             f"must be in [2, steps={self.steps}], got {self.n_checkpoints}",
         )
         _check(
-            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", self.device) is not None,
             f"{prefix}.device",
             f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}",
         )
@@ -284,7 +299,8 @@ class ExperimentConfig:
         self.net.validate()
         self.train.validate()
         self.metrics.validate()
-        self.model.build()
+        _check(self.seed >= 0, "seed", f"must be an integer ≥ 0, got {self.seed}")
+        check_resources(self, self.model.build())
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved mapping (round-trips through :meth:`from_dict`)."""
@@ -303,6 +319,130 @@ class ExperimentConfig:
     def sha256(self) -> str:
         """SHA-256 of :meth:`to_json`: a cell's identity for resuming."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+# -- resources --------------------------------------------------------------------------------
+# A value can be valid and still infeasible: ``diffusion.T = 1e10`` is a 80 GB schedule,
+# ``train.steps = 2**62`` never ends. These checks run with the rest of the validation, so such a
+# cell is rejected before any folder is written rather than failing with a MemoryError mid-run.
+
+#: Optimiser steps above which a config is rejected (10^9 steps are years on a CPU).
+MAX_STEPS = 10**9
+#: Floating-point throughput assumed by :func:`estimate_seconds` (a few CPU cores), flop/s.
+FLOPS = 2e10
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation: ``MemAvailable`` of ``/proc/meminfo`` on
+    Linux, else the physical memory (``os.sysconf``), else 2^40 when neither is known."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (OSError, ValueError, AttributeError):
+        return 2**40
+
+
+def _as_float(n: float) -> float:
+    """``float(n)``, or infinity for an int beyond the float range (``net.width = 1e300``
+    squared)."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
+
+
+def _human_bytes(n: float) -> str:
+    n = _as_float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} EB"
+
+
+def _human_seconds(s: float) -> str:
+    for unit, size in (("years", 3.15e7), ("days", 86400.0), ("hours", 3600.0), ("min", 60.0)):
+        if s >= size:
+            return f"{s / size:.3g} {unit}"
+    return f"{s:.3g} s"
+
+
+def largest_arrays(cfg: ExperimentConfig, model: Any) -> dict[str, int]:
+    r"""Estimated bytes of the largest array each size key makes the experiment allocate.
+
+    With :math:`E = \prod` ``event_shape`` (one datum in the diffusion space, one-hot for
+    tokens), :math:`N = E / q` native values per datum and :math:`w = \max(` width, ff `)`:
+    ``diffusion.T`` → the schedule, 8 float64 arrays of length :math:`T`;
+    ``train.batch_size`` → a batch of activations, :math:`B E w` float32;
+    ``data.pool_size`` → the native data pool, :math:`P N` int64/float64;
+    ``data.n_test``, ``metrics.n_eval``, ``metrics.n_generate`` → :math:`n E` float64;
+    ``metrics.kl_t_points`` → its grid of times; ``metrics.uturn_starts`` → starts × repetitions
+    × :math:`E`; ``train.n_checkpoints`` → one value per checkpoint and network.
+    These are lower bounds of the peak (order of magnitude), enough to reject what cannot fit.
+    """
+    event = math.prod(getattr(model, "event_shape", ()) or (1,))
+    native = event // (getattr(model, "vocab_size", None) or 1)
+    return {
+        "diffusion.T": 8 * 8 * cfg.diffusion.T,
+        "train.batch_size": 4 * cfg.train.batch_size * event * max(cfg.net.width, cfg.net.ff),
+        "data.pool_size": 8 * cfg.data.pool_size * native,
+        "data.n_test": 8 * cfg.data.n_test * event,
+        "metrics.n_eval": 8 * cfg.metrics.n_eval * event,
+        "metrics.n_generate": 8 * cfg.metrics.n_generate * event,
+        "metrics.kl_t_points": 8 * cfg.metrics.kl_t_points,
+        "metrics.uturn_starts": 8 * cfg.metrics.uturn_starts * cfg.metrics.uturn_reps * event,
+        "train.n_checkpoints": 8 * cfg.train.n_checkpoints * (2 * cfg.data.n_pairs + 1),
+    }
+
+
+def estimate_seconds(cfg: ExperimentConfig, model: Any) -> float:
+    r"""Order-of-magnitude wall time of the training of one cell, in seconds:
+    :math:`6\,\text{params}\cdot B \cdot L` flop per step (forward and backward) for a
+    network of :math:`\approx \text{layers}\,(4w^2 + 2w\,ff) + E w` parameters on
+    :math:`L` positions, times the steps and the networks trained, at :data:`FLOPS` flop/s."""
+    shape = getattr(model, "event_shape", ()) or (1,)
+    event = math.prod(shape)
+    positions = shape[0] if cfg.net.kind == "transformer" else 1
+    w, ff = cfg.net.width, cfg.net.ff
+    params = cfg.net.layers * (4 * w * w + 2 * w * ff) + event * w
+    networks = 2 * cfg.data.n_pairs + 2 * cfg.data.n_seed_pairs
+    flop = 6 * params * cfg.train.batch_size * positions * cfg.train.steps * networks
+    return _as_float(flop) / FLOPS
+
+
+def check_resources(cfg: ExperimentConfig, model: Any) -> None:
+    """Reject a config whose largest array exceeds the available memory, or whose step count
+    exceeds :data:`MAX_STEPS` (the message gives the estimated time); raises
+    :class:`ConfigError` naming the key."""
+    if cfg.train.steps > MAX_STEPS:
+        raise ConfigError(
+            "train.steps",
+            f"{cfg.train.steps:.3g} steps exceed the ceiling of {MAX_STEPS:.0e} "
+            f"(estimated {_human_seconds(estimate_seconds(cfg, model))} of training)",
+        )
+    check_memory(*max(largest_arrays(cfg, model).items(), key=lambda kv: kv[1]))
+
+
+def check_memory(key: str, nbytes: int) -> None:
+    """A :class:`ConfigError` naming ``key`` when an array of ``nbytes`` exceeds the
+    :func:`available_memory`."""
+    free = available_memory()
+    if nbytes > free:
+        raise ConfigError(
+            key,
+            f"needs an array of about {_human_bytes(nbytes)} but {_human_bytes(free)} of memory "
+            "is available",
+        )
 
 
 def _type_name(tp: Any) -> str:
@@ -339,6 +479,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         _check(ok, key, f"must be a number, got {value!r}")
+        # inf and nan pass every range check below (nan compares false) and fail mid-run
+        _check(math.isfinite(value), key, f"must be a finite number, got {value!r}")
         return float(value)
     if tp is int:
         ok = isinstance(value, int) and not isinstance(value, bool)

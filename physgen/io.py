@@ -53,6 +53,7 @@ __all__ = [
     "netcdf_safe_attrs",
     "open_results",
     "provenance_attrs",
+    "sweep_dims",
     "write_netcdf",
 ]
 
@@ -239,17 +240,28 @@ def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
         raise PhysgenError(f"{path} is not a readable netCDF file ({exc})") from None
 
 
+def sweep_dims(ds: xr.Dataset) -> list[str]:
+    """The grid dimensions of a merged sweep (its ``sweep_dims`` attribute, a JSON list), those
+    present in ``ds``; ``[]`` when the attribute is missing or not a JSON list of names."""
+    raw = ds.attrs.get("sweep_dims", "[]")
+    try:
+        names = json.loads(raw) if isinstance(raw, str) else list(raw)
+    except (ValueError, TypeError):
+        return []
+    if not isinstance(names, list):
+        return []
+    return [d for d in names if isinstance(d, str) and d in ds.dims]
+
+
 def describe(ds: xr.Dataset) -> str:
     """A plain-text summary of a physgen file: provenance, grid, dimensions, variables and the
     onsets (mean ± standard deviation over pairs at each grid point)."""
-    import json as _json
 
     lines = [str(ds.attrs.get("title", "(untitled)"))]
     for key in ("source", "date_created", "git_commit", "config_sha256"):
         if key in ds.attrs:
             lines.append(f"  {key}: {ds.attrs[key]}")
-    raw = ds.attrs.get("sweep_dims", "[]")
-    grid = [d for d in (_json.loads(raw) if isinstance(raw, str) else list(raw)) if d in ds.dims]
+    grid = sweep_dims(ds)
     if grid:
         lines.append("grid:")
         lines += [f"  {d} = {ds[d].values.tolist()}" for d in grid]

@@ -24,6 +24,12 @@ Weight average: with ``ema_decay = γ > 0`` the evaluated weights are
 :math:`\bar\theta_s = \gamma \bar\theta_{s-1} + (1-\gamma)\theta_s`, :math:`\bar\theta_0 = \theta_0`
 (the initial weights, no bias correction), updated after every step.
 
+Class-conditional training (``classes`` given, a network built with ``n_classes > 0``): each
+minibatch row carries the class of its training point, replaced by the null class -1 with
+probability ``p_uncond`` independently per row (label dropout, :func:`label_dropout`), so one
+network learns :math:`\hat x_0(x_t \mid c)` and :math:`\hat x_0(x_t \mid \varnothing)` for
+classifier-free guidance. The dropout draws come from the same generator, after the noise.
+
 Checkpoints: after update :math:`s` for :math:`s` in :func:`checkpoint_steps` the callback receives
 ``(s, NetDenoiser)`` of the averaged weights (raw weights when the average is off).
 
@@ -53,7 +59,7 @@ from torch import nn
 
 from physgen.config import TrainConfig
 from physgen.diffusion import Schedule
-from physgen.errors import PhysgenError
+from physgen.errors import ConfigError, PhysgenError
 from physgen.nets.wrap import NetDenoiser, Output, resolve_device
 from physgen.rng import spawn
 
@@ -64,6 +70,7 @@ __all__ = [
     "Loss",
     "TrainResult",
     "checkpoint_steps",
+    "label_dropout",
     "load_checkpoint",
     "lr_factors",
     "save_checkpoint",
@@ -97,6 +104,30 @@ def checkpoint_steps(steps: int, n_checkpoints: int) -> np.ndarray:
     for i in range(n - 1, -1, -1):
         pos[i] = min(pos[i], steps - (n - 1 - i))
     return pos
+
+
+def label_dropout(
+    labels: torch.Tensor, p_uncond: float, generator: torch.Generator
+) -> torch.Tensor:
+    """``labels`` ``(B,)`` with each entry replaced by the null class -1 with probability
+    ``p_uncond``, independently (one uniform per entry from ``generator``)."""
+    drop = torch.rand(labels.shape, generator=generator, device=labels.device) < p_uncond
+    return torch.where(drop, torch.full_like(labels, -1), labels)
+
+
+def _check_classes(net: nn.Module, classes: Any, n: int, p_uncond: float) -> np.ndarray:
+    """Training labels as int64 ``(n,)`` in ``[0, n_classes)``; checks ``p_uncond``."""
+    n_classes = int(getattr(net, "n_classes", 0) or 0)
+    if n_classes == 0:
+        raise PhysgenError("classes were given but the network has no classes (n_classes = 0)")
+    if not (isinstance(p_uncond, (int, float)) and 0.0 <= p_uncond <= 1.0):
+        raise ConfigError("train.p_uncond", f"must be a probability in [0, 1], got {p_uncond!r}")
+    c = np.asarray(classes)
+    if c.shape != (n,) or (c.size and not np.issubdtype(c.dtype, np.integer)):
+        raise ConfigError("classes", f"must be {n} integers, one per training point")
+    if c.size and (c.min() < 0 or c.max() >= n_classes):
+        raise ConfigError("classes", f"training classes must lie in 0 … {n_classes - 1}")
+    return c.astype(np.int64)
 
 
 def lr_factors(steps: int, schedule: str) -> np.ndarray:
@@ -187,6 +218,8 @@ def train(
     loss: Loss = "ce",
     seed: int,
     callback: Callable[[int, NetDenoiser], None] | None = None,
+    classes: np.ndarray | None = None,
+    p_uncond: float = 0.1,
 ) -> TrainResult:
     """Train ``net`` on ``x0`` (shape ``(n, *event_shape)``, diffusion space) for ``cfg.steps``
     updates; see the module docstring for the objective, schedule, average and randomness.
@@ -195,13 +228,17 @@ def train(
     evaluated weights (copy it to keep a snapshot). The network is moved to ``cfg.device``
     (``"auto"``: CUDA when present, where the forward pass runs under bf16 autocast). Torch runs
     on ``cfg.threads`` threads during training; the previous count is restored afterwards.
+
+    ``classes`` ``(n,)`` int, with a conditional network: train with label dropout of rate
+    ``p_uncond`` (module docstring).
     """
     x = _check_data(x0, loss)
+    labels = None if classes is None else _check_classes(net, classes, x.shape[0], p_uncond)
     device = resolve_device(cfg.device)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
-        return _train(net, x, schedule, cfg, loss, seed, callback, device)
+        return _train(net, x, schedule, cfg, loss, seed, callback, device, labels, p_uncond)
     finally:
         torch.set_num_threads(threads)
 
@@ -215,12 +252,15 @@ def _train(
     seed: int,
     callback: Callable[[int, NetDenoiser], None] | None,
     device: torch.device,
+    labels: np.ndarray | None = None,
+    p_uncond: float = 0.0,
 ) -> TrainResult:
     """The loop of :func:`train` on checked data, with the thread count already set."""
     net.to(device).train()
 
     data = torch.as_tensor(x, dtype=torch.float32, device=device)
     target = data.argmax(dim=-1) if loss == "ce" else None
+    label_t = None if labels is None else torch.as_tensor(labels, device=device)
     n, event = data.shape[0], tuple(data.shape[1:])
     batch, T = cfg.batch_size, schedule.T
     bshape = (batch,) + (1,) * len(event)
@@ -259,7 +299,10 @@ def _train(
             for group in opt.param_groups:
                 group["lr"] = factors[step - 1]
         with torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext():
-            out = net(x_t, t.to(torch.float32))
+            if label_t is None:
+                out = net(x_t, t.to(torch.float32))
+            else:
+                out = net(x_t, t.to(torch.float32), label_dropout(label_t[idx], p_uncond, gen))
         if loss == "ce":
             value = F.cross_entropy(out.flatten(0, -2).float(), target[idx].flatten())
         else:

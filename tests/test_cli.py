@@ -93,7 +93,7 @@ def _write(path: Path, text: str) -> Path:
         ("sample_param", "expected KEY=VALUE"),
         ("info_missing", "no such file"),
         ("status_folder", "not a sweep folder"),
-        ("no_out", "--out DIR is required"),
+        ("no_out", "Missing option '--out'"),
         ("plot_kind", "unknown figure"),
     ],
 )

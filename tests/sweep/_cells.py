@@ -4,6 +4,8 @@ conflicting and ragged cells). The end-to-end tests run the real
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
@@ -34,3 +36,20 @@ def toy_cell(cfg: ExperimentConfig) -> xr.Dataset:
         },
         attrs={"config_json": cfg.to_json(), "config_sha256": cfg.sha256()},
     )
+
+
+def reporting_cell(cfg: ExperimentConfig, progress: Any = None) -> xr.Dataset:
+    """:func:`toy_cell` that reports ``n_checkpoints`` progress updates, like the experiments."""
+    for k in range(1, cfg.train.n_checkpoints + 1):
+        if progress is not None:
+            progress(k, cfg.train.n_checkpoints, f"step {k}")
+    return toy_cell(cfg)
+
+
+def slow_cell(cfg: ExperimentConfig) -> xr.Dataset:
+    """:func:`toy_cell` after a pause: 0.2 s for the smallest ``data.n_train``, 120 s otherwise
+    (cells that are still running when a test interrupts the sweep)."""
+    import time
+
+    time.sleep(0.2 if cfg.data.n_train <= 5 else 120.0)
+    return toy_cell(cfg)
