@@ -10,10 +10,11 @@ Sections::
 
     seed = 0
     [model]      name = "tree", then the model's own constructor parameters (q, depth, …)
-    [data]       n_train, n_test, n_pairs, n_seed_pairs
+    [data]       n_train, n_test, n_pairs, n_seed_pairs, pool_size, content_disjoint
     [diffusion]  T, schedule
     [net]        kind, width, layers, heads, ff, time_dim, dropout
-    [train]      steps, batch_size, lr, lr_schedule, ema_decay, n_checkpoints, device, threads
+    [train]      steps, batch_size, lr, lr_schedule, ema_decay, ema_warmup, eval_weights,
+                 n_checkpoints, checkpoint_ratio, checkpoint_window, device, threads
     [metrics]    t_frac, loss_t_frac, n_eval, n_generate, …
 
 ``to_dict`` gives the fully resolved mapping (every default filled in); its canonical JSON and
@@ -67,14 +68,18 @@ class ModelConfig:
     params: dict[str, Any] = field(default_factory=lambda: {"depth": 3})
 
     def build(self) -> Any:
-        """Instantiate the model (errors name ``model.<param>``)."""
+        """The model (errors name ``model.<param>``), instantiated on the first call and kept:
+        validating a config and running its cell use one model, built once."""
         from physgen.registry import make_model
 
+        built = self.__dict__.get("_built")
+        if built is not None:
+            return built
         for key, value in self.params.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"model.{key}", f"must be a finite number, got {value!r}")
         try:
-            return make_model(self.name, **self.params)
+            built = make_model(self.name, **self.params)
         except ConfigError:
             raise
         except (ValueError, TypeError) as exc:
@@ -83,6 +88,8 @@ class ModelConfig:
             raise ConfigError(
                 "model", f"{self.name}({_params_text(self.params)}) does not fit in memory"
             ) from None
+        object.__setattr__(self, "_built", built)  # a cache, not a field: frozen stays frozen
+        return built
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,10 @@ class DataConfig:
     ``n_seed_pairs`` pairs train two seeds on one split (the seed-noise baseline). The splits and
     the test set are disjoint blocks of one seeded pool of ``pool_size`` samples (the paper: 10^6);
     asking for more than the pool holds is an error, never a silent overlap.
+    ``content_disjoint`` (discrete models): no sequence appears twice across the splits and the
+    test set — repeats of the model's i.i.d. draws are dropped, and a support too small for the
+    data asked for is an error naming ``data.n_train`` (:mod:`physgen.data`); ``false`` keeps
+    the index-disjoint blocks of i.i.d. draws (only for tests on tiny grammars).
     """
 
     n_train: int = 64
@@ -100,6 +111,7 @@ class DataConfig:
     n_pairs: int = 3
     n_seed_pairs: int = 1
     pool_size: int = 1_000_000
+    content_disjoint: bool = True
 
     def validate(self, prefix: str = "data") -> None:
         _check(self.n_train >= 1, f"{prefix}.n_train", f"must be ≥ 1, got {self.n_train}")
@@ -180,8 +192,13 @@ class NetConfig:
 class TrainConfig:
     """Optimisation. ``lr_schedule``: ``constant`` or ``paper`` (factor 1 → 0.5 linearly over the
     first 1/400 of the steps — the paper's 50 of 20 000 epochs — then cosine to 0.1).
-    ``ema_decay`` = 0 disables the weight average; checkpoints are ``n_checkpoints`` log-spaced
-    steps in ``[1, steps]`` (evaluated on the EMA weights when enabled)."""
+    ``ema_decay`` = 0 disables the weight average; ``ema_warmup`` warms its decay up,
+    :math:`\\gamma_s = \\min(\\gamma, (1+s)/(10+s))`, so the random initial weights leave the
+    average within ~10 steps (:mod:`physgen.train`); ``eval_weights``: the weights every checkpoint
+    evaluates, ``"ema"`` (the average; the raw weights when ``ema_decay = 0``) and/or ``"raw"``.
+    Checkpoints are ``n_checkpoints`` log-spaced steps in ``[1, steps]``; ``checkpoint_ratio`` > 1
+    adds steps so that consecutive checkpoints inside ``checkpoint_window = [lo, hi]`` (empty: the
+    whole run) are at most that ratio apart (0: no cap; :func:`physgen.train.checkpoint_steps`)."""
 
     steps: int = 6_000
     batch_size: int = 64
@@ -191,6 +208,10 @@ class TrainConfig:
     n_checkpoints: int = 25
     device: str = "auto"
     threads: int = 1
+    ema_warmup: bool = True
+    eval_weights: tuple[Literal["ema", "raw"], ...] = ("ema",)
+    checkpoint_ratio: float = 0.0
+    checkpoint_window: tuple[int, ...] = ()
 
     def validate(self, prefix: str = "train") -> None:
         _check(self.steps >= 1, f"{prefix}.steps", f"must be ≥ 1, got {self.steps}")
@@ -208,6 +229,22 @@ class TrainConfig:
             f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}",
         )
         _check(self.threads >= 1, f"{prefix}.threads", f"must be ≥ 1, got {self.threads}")
+        _check(
+            len(self.eval_weights) >= 1 and len(set(self.eval_weights)) == len(self.eval_weights),
+            f"{prefix}.eval_weights",
+            f"must be a non-empty list of distinct 'ema' / 'raw', got {list(self.eval_weights)}",
+        )
+        _check(
+            self.checkpoint_ratio == 0.0 or self.checkpoint_ratio > 1.0,
+            f"{prefix}.checkpoint_ratio",
+            f"must be 0 (no cap) or > 1, got {self.checkpoint_ratio}",
+        )
+        w = self.checkpoint_window
+        _check(
+            len(w) == 0 or (len(w) == 2 and 1 <= w[0] < w[1] <= self.steps),
+            f"{prefix}.checkpoint_window",
+            f"must be empty or [lo, hi] with 1 ≤ lo < hi ≤ steps = {self.steps}, got {list(w)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -237,6 +274,11 @@ class MetricsConfig:
     # validity, U-turn, KL along time) run at this many of the checkpoints (log-spaced, the
     # last included); ``uturn_starts`` training and test sequences start the U-turns.
     sample_checkpoints: int = 6
+    # > 1: the sample checkpoints are instead the sparsest subset of the checkpoints of the last
+    # two decades of training at most this ratio apart (physgen.train.ratio_subset), so that a
+    # first exceedance (τ_mem) there is bracketed within the ratio, not pushed to the end of the
+    # run by a sparse schedule; 0: ``sample_checkpoints`` of them, evenly spread
+    sample_ratio: float = 0.0
     uturn_starts: int = 32
     # Coupled samples use ancestral DDPM on this many evenly respaced steps (DDIM with η = 1,
     # Nichol & Dhariwal's respacing); a value ≥ T is the paper's full T-step sampler.
@@ -248,6 +290,11 @@ class MetricsConfig:
             _check(0.0 < v <= 1.0, f"{prefix}.{name}", f"must be in (0, 1], got {v}")
         for v in self.uturn_t_fracs:
             _check(0.0 < v <= 1.0, f"{prefix}.uturn_t_fracs", f"values must be in (0, 1], got {v}")
+        _check(
+            self.sample_ratio == 0.0 or self.sample_ratio > 1.0,
+            f"{prefix}.sample_ratio",
+            f"must be 0 (use sample_checkpoints) or > 1, got {self.sample_ratio}",
+        )
         for name in (
             "n_eval",
             "n_generate",
@@ -292,15 +339,22 @@ class ExperimentConfig:
         cfg.validate()
         return cfg
 
-    def validate(self) -> None:
-        """Check every section and that the model builds; raises :class:`ConfigError`."""
+    def validate(self) -> Any:
+        """Check every section, that the model builds and that it provides what its experiment
+        needs (:func:`physgen.experiments.check_model`); raises :class:`ConfigError`. Returns the
+        built data model (so a cell builds it once)."""
+        from physgen.experiments import check_model
+
         self.data.validate()
         self.diffusion.validate()
         self.net.validate()
         self.train.validate()
         self.metrics.validate()
         _check(self.seed >= 0, "seed", f"must be an integer ≥ 0, got {self.seed}")
-        check_resources(self, self.model.build())
+        model = self.model.build()
+        check_model(model)
+        check_resources(self, model)
+        return model
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved mapping (round-trips through :meth:`from_dict`)."""
@@ -310,6 +364,8 @@ class ExperimentConfig:
         d["metrics"]["uturn_t_fracs"] = list(d["metrics"]["uturn_t_fracs"])
         d["net"]["mults"] = list(d["net"]["mults"])
         d["net"]["attn_resolutions"] = list(d["net"]["attn_resolutions"])
+        d["train"]["eval_weights"] = list(d["train"]["eval_weights"])
+        d["train"]["checkpoint_window"] = list(d["train"]["checkpoint_window"])
         return d
 
     def to_json(self) -> str:

@@ -16,9 +16,10 @@ noised images are compared by their cosine similarity (:func:`eps_cosine_similar
 noised *training* and on noised *test* images: a bias towards the training sets shows up as a
 lower similarity on training images than on test images.
 
-**Nearest neighbours.** :func:`nearest_neighbours` gives, for each sample, the index of its
-nearest image in a reference set (Euclidean, in the diffusion space) and the distances
-:math:`d_1 \le d_2` to the nearest and second-nearest; the memorised fraction is the share of
+**Nearest neighbours.** :func:`physgen.metrics.euclidean_nn` (``return_index=True``) gives, for
+each sample, the index of its nearest image in a reference set (Euclidean, in the diffusion
+space) and the distances :math:`d_1 \le d_2` to the nearest and second-nearest; the memorised
+fraction is the share of
 samples with :math:`d_1/d_2 < 1/3` (:func:`physgen.metrics.memorised_fraction` with
 ``metric="euclidean"``). The memorising reference is the empirical denoiser of the training set
 (:class:`~physgen.models.empirical.Empirical`): its samples are training images.
@@ -34,14 +35,13 @@ from typing import Any
 import numpy as np
 
 from physgen.errors import PhysgenError
-from physgen.metrics._common import denoise_batched
+from physgen.metrics._common import denoise_batched, noise_prediction
 from physgen.models.base import as_alpha_bar
 
 __all__ = [
     "cosine_similarity",
     "eps_cosine_similarity",
     "median_cosine_distance",
-    "nearest_neighbours",
     "standardise",
 ]
 
@@ -80,37 +80,9 @@ def eps_cosine_similarity(
     """Cosine similarity of the two denoisers' noise predictions on the same ``x_t``
     ``(n, *event)`` at ``alpha_bar`` (float or ``(n,)``); returns ``(n,)``."""
     x = np.asarray(x_t, dtype=np.float64)
-    a = as_alpha_bar(alpha_bar, x.shape[0]).reshape((-1,) + (1,) * (x.ndim - 1))
+    a = as_alpha_bar(alpha_bar, x.shape[0])
 
     def eps(den: Any) -> np.ndarray:
-        x0 = denoise_batched(den, x, a.ravel(), None)
-        return ((x - np.sqrt(a) * x0) / np.sqrt(1.0 - a)).reshape(len(x), -1)
+        return noise_prediction(x, a, denoise_batched(den, x, a, None)).reshape(len(x), -1)
 
     return _cosine(eps(den_a), eps(den_b))
-
-
-def nearest_neighbours(
-    samples: np.ndarray, reference: np.ndarray, *, chunk_elements: int = 1 << 22
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest reference image of each sample (Euclidean): its index ``(n,)`` and the distances
-    to the nearest and second-nearest ``(n, 2)`` (ascending). ``reference`` needs ≥ 2 images."""
-    s = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
-    r = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
-    if s.shape[1] != r.shape[1] or r.shape[0] < 2:
-        raise PhysgenError(
-            f"samples {np.shape(samples)} and reference {np.shape(reference)} must share the "
-            "image shape, with at least two reference images"
-        )
-    r2 = np.sum(r**2, axis=1)
-    rows = max(1, chunk_elements // r.shape[0])
-    idx = np.empty(s.shape[0], dtype=np.int64)
-    dist = np.empty((s.shape[0], 2))
-    for lo in range(0, s.shape[0], rows):
-        c = s[lo : lo + rows]
-        d2 = np.maximum(np.sum(c**2, axis=1)[:, None] + r2[None, :] - 2.0 * (c @ r.T), 0.0)
-        two = np.argpartition(d2, 1, axis=1)[:, :2]
-        v = np.take_along_axis(d2, two, axis=1)
-        order = np.argsort(v, axis=1)
-        idx[lo : lo + rows] = np.take_along_axis(two, order, axis=1)[:, 0]
-        dist[lo : lo + rows] = np.sqrt(np.take_along_axis(v, order, axis=1))
-    return idx, dist

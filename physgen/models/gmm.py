@@ -40,7 +40,7 @@ from physgen.errors import ConfigError, PhysgenError
 from physgen.models.base import DataModel, as_alpha_bar
 from physgen.models.conditional import check_classes
 from physgen.registry import register_model
-from physgen.rng import sample_generator, spawn
+from physgen.rng import sample_generator, stream
 
 __all__ = ["GaussianMixture", "gmm"]
 
@@ -243,6 +243,6 @@ def gmm(
         raise ConfigError("model.std", f"must be > 0, got {std}")
     if int(components) == 2:
         return GaussianMixture.symmetric(int(dim), mean=float(mean), std=float(std))
-    g = np.random.default_rng(spawn(seed, 0x6A11))
+    g = np.random.default_rng(stream(seed, "mixture_layout"))
     means = float(mean) * g.standard_normal((int(components), int(dim)))
     return GaussianMixture(means=means, stds=np.full(int(components), float(std)))

@@ -316,6 +316,40 @@ class TreeGrammar(DataModel):
             self._channels[k] = np.ascontiguousarray(t)
         return self._channels[k]
 
+    def support_size(self, filtered_levels: int | None = None) -> int:
+        r"""Number of distinct leaf sequences of non-zero probability under the k-filtered model
+        (an exact Python int; the content-disjoint data of :mod:`physgen.data` need it).
+
+        The grammar is unambiguous, so a valid sequence has exactly one tree below level
+        :math:`k` and the count is over trees: :math:`n_0(b) = 1`,
+        :math:`n_h(a) = \sum_{(b_1..b_s) \in R(a)} \prod_c n_{h-1}(b_c)` (:math:`R(a)` the allowed
+        children tuples of :math:`a`; every allowed rule has positive probability). For
+        :math:`k = 0` the support is :math:`\sum_a n_L(a)`, i.e. :math:`q\,q_\mathrm{eff}^{(s^L-1)/(s-1)}`
+        (:math:`6 \cdot 4^7 = 98\,304` for the paper grammar at depth 3). For :math:`k > 0` the
+        level-:math:`k` configurations are the union over roots :math:`a` of the product sets
+        :math:`\prod_j \{b : T_j[a, b] > 0\}`, each weighted by :math:`\prod_j n_{L-k}(b_j)`,
+        counted by inclusion–exclusion over sets of roots (:math:`2^q - 1` terms).
+        """
+        k = self._level(filtered_levels)
+        counts = [1] * self.q
+        for _ in range(self.depth - k):
+            counts = [
+                sum(math.prod(counts[b] for b in rule) for rule in self.rules[a].tolist())
+                for a in range(self.q)
+            ]
+        if k == 0:
+            return sum(counts)
+        if self.q > 20:
+            raise PhysgenError(f"support_size of a filtered model needs q ≤ 20, got q = {self.q}")
+        allowed = self.channels(k) > 0  # (s**k, q_root, q)
+        total = 0
+        for subset in range(1, 1 << self.q):
+            roots = [a for a in range(self.q) if subset >> a & 1]
+            common = allowed[:, roots, :].all(axis=1)  # (s**k, q): symbols allowed under all
+            term = math.prod(sum(counts[b] for b in np.flatnonzero(row).tolist()) for row in common)
+            total += term if len(roots) % 2 else -term
+        return total
+
     def site_marginals(self) -> np.ndarray:
         """Exact single-site leaf marginals P(x_i = a), shape ``(N, q)`` (independent of k)."""
         return self.channels(self.depth).mean(axis=1)
@@ -544,11 +578,19 @@ class TreeGrammar(DataModel):
         return valid, logp, roots
 
     def log_prob(
-        self, tokens: np.ndarray, filtered_levels: int | None = None, classes: Any = None
+        self,
+        tokens: np.ndarray,
+        alpha_bar: float | np.ndarray = 1.0,
+        filtered_levels: int | None = None,
+        classes: Any = None,
     ) -> np.ndarray:
-        r"""Exact log-probability of leaf sequences (n, N) under the k-filtered model, shape (n,);
-        -inf for sequences outside the support. ``classes`` (n,) int gives
-        :math:`\log p_k(x \mid c_i)` for row ``i`` (-1: unconditional)."""
+        r"""Exact log-probability of clean leaf sequences (n, N) under the k-filtered model,
+        shape (n,); -inf for sequences outside the support. ``classes`` (n,) int gives
+        :math:`\log p_k(x \mid c_i)` for row ``i`` (-1: unconditional). ``alpha_bar`` is the
+        shared signature of :meth:`physgen.models.base.TreeModel.log_prob`: only clean data
+        (``alpha_bar = 1``) has an exact likelihood here."""
+        if np.any(np.asarray(alpha_bar) != 1.0):
+            raise PhysgenError("TreeGrammar.log_prob is exact for clean data only (alpha_bar = 1)")
         return self._parse(tokens, self._level(filtered_levels), classes)[1]
 
     def entropy(self, cls: int = -1) -> float:

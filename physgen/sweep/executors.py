@@ -42,6 +42,7 @@ from physgen.config import ExperimentConfig
 from physgen.errors import PhysgenError
 from physgen.sweep.cells import Cell
 from physgen.sweep.spec import ExecutorSpec
+from physgen.threads import pin_threads, thread_env
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -62,40 +63,12 @@ CellFn = Callable[[ExperimentConfig], "xr.Dataset"]
 #: ``progress(done, total, message)``: checkpoints evaluated in a running cell.
 CellProgress = Callable[[int, int, str], None]
 
-_THREAD_ENV = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
-
 
 def default_cell_fn() -> CellFn:
     """The experiment of one cell, :func:`physgen.experiments.run_experiment`."""
     from physgen.experiments import run_experiment
 
     return run_experiment
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment variables that cap the native thread pools at ``threads``."""
-    return {name: str(threads) for name in _THREAD_ENV}
-
-
-def pin_threads(threads: int) -> None:
-    """Cap torch, numba and BLAS/OpenMP threads of this process at ``threads``."""
-    from threadpoolctl import threadpool_limits
-
-    if "torch" not in sys.modules and "numba" not in sys.modules:
-        os.environ.update(thread_env(threads))
-    threadpool_limits(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
-    if "numba" in sys.modules:
-        numba = sys.modules["numba"]
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def compute_cell(

@@ -24,7 +24,7 @@ cell) plus four reserved tables::
 The cells are the outer product of the axes (xyzpy's ``Runner`` grid), in the order the axes are
 written; the dimension of an axis in the results is the last component of its key (``n_train``,
 ``depth``), or the whole key with ``_`` for ``.`` where that name is taken by a recorded variable
-(``metrics.t_frac`` → ``metrics_t_frac``). A linked key takes, in each cell, the value at the same position as its axis and
+(``section.name`` → ``section_name``). A linked key takes, in each cell, the value at the same position as its axis and
 becomes a coordinate along that axis. Replicates are the experiment's own ``pair`` dimension
 (``data.n_pairs`` disjoint pairs); for independent seeds add ``seed = [0, 1, 2]`` to ``[grid]``.
 
@@ -48,6 +48,7 @@ from typing import Any, Literal
 
 from physgen.config import ExperimentConfig
 from physgen.errors import ConfigError, PhysgenError
+from physgen.experiments.schema import reserved_dims
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,8 +67,9 @@ __all__ = [
 
 Scalar = int | float | str | bool
 
-#: Dimensions of a cell's own results; a grid axis cannot reuse them.
-RESERVED_DIMS = ("step", "checkpoint", "pair", "level", "t", "cell")
+#: Dimension and coordinate names of a cell's own results (derived from the declarations of
+#: physgen.experiments.schema); a grid axis cannot reuse them.
+RESERVED_DIMS = reserved_dims()
 _SECTIONS = tuple(ExperimentConfig.__dataclass_fields__)
 _RESERVED_TABLES = ("sweep", "grid", "link", "executor")
 
@@ -110,7 +112,7 @@ class Axis:
     def dim(self) -> str:
         """Name of the dimension in the results: the last component of :attr:`key`, or the
         whole key with ``_`` for ``.`` when that component names a variable a cell records
-        (``metrics.t_frac`` → ``metrics_t_frac``, beside the ``t_frac`` coordinate)."""
+        (``section.name`` → ``section_name``)."""
         last = self.key.rsplit(".", 1)[-1]
         taken = last in recorded_names() and last not in RESERVED_DIMS
         return self.key.replace(".", "_") if taken else last

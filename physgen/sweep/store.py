@@ -51,6 +51,7 @@ from physgen.errors import PhysgenError
 from physgen.io import (
     add_provenance,
     atomic_write_bytes,
+    cf_attrs,
     open_results,
     write_netcdf,
 )
@@ -63,11 +64,6 @@ if TYPE_CHECKING:
 __all__ = ["CellState", "CellStatus", "SweepStore", "data_sha256", "process_start_time"]
 
 CellState = Literal["done", "missing", "stale", "corrupt"]
-
-#: A non-grid dimension whose coordinate differs between cells becomes a positional dimension
-#: of this name (e.g. checkpoint steps that scale with ``train.steps``), its values kept as a
-#: coordinate over the grid dims.
-_POSITIONAL = {"step": "checkpoint"}
 
 #: Files of a sweep folder written through a temporary ``.NAME.PID.tmp`` beside them.
 _OWN_FILES = ("spec.toml", "manifest.json", "results.nc", "phase_diagram.png")
@@ -400,11 +396,9 @@ class SweepStore:
 
     def _axis_attrs(self, dim: str) -> dict[str, str]:
         axis = next(a for a in self.spec.axes if a.dim == dim)
-        return {
-            "long_name": axis.key,
-            "units": "1",
-            "description": f"sweep axis: the value of the config key {axis.key} in each cell",
-        }
+        return cf_attrs(
+            axis.key, f"sweep axis: the value of the config key {axis.key} in each cell"
+        )
 
     # -- merging -----------------------------------------------------------------------------
 
@@ -431,12 +425,12 @@ class SweepStore:
                     raise PhysgenError(
                         f"cannot merge: {self.cell_path(cell)} holds {dim}={got}, not [{value}]"
                     )
-        parts = _vary_over_grid(_positional(parts, self.spec.dims), self.spec.dims)
+        parts = _vary_over_grid(_union_labels(parts, self.spec.dims), self.spec.dims)
         for ds in parts:
             ds.attrs.pop("history", None)
         try:
             # "minimal": only variables that carry a grid dim are concatenated along it, so a
-            # cell-level variable is never broadcast over another cell's positional dims.
+            # cell-level variable is never broadcast over another cell's dims.
             merged = xr.combine_by_coords(
                 parts,
                 data_vars="minimal",
@@ -455,11 +449,9 @@ class SweepStore:
         for name, (dim, values) in linked_coords(self.spec).items():
             label = name if name not in merged.variables else f"linked_{name}"
             merged = merged.assign_coords({label: (dim, list(values))})
-            merged[label].attrs = {
-                "long_name": name,
-                "units": "1",
-                "description": f"value of a config key linked to the sweep axis {dim}",
-            }
+            merged[label].attrs = cf_attrs(
+                name, f"value of a config key linked to the sweep axis {dim}"
+            )
         shape = self.spec.shape
         sha = np.empty(shape, dtype=object)
         cfg = np.empty(shape, dtype=object)
@@ -467,17 +459,14 @@ class SweepStore:
             sha[c.index] = c.sha256
             cfg[c.index] = c.config.to_json()
         merged["cell_config_sha256"] = (self.spec.dims, sha)
-        merged["cell_config_sha256"].attrs = {
-            "long_name": "config hash of the cell",
-            "units": "1",
-            "description": "SHA-256 of the cell's resolved config JSON (its identity on resume)",
-        }
+        merged["cell_config_sha256"].attrs = cf_attrs(
+            "config hash of the cell",
+            "SHA-256 of the cell's resolved config JSON (its identity on resume)",
+        )
         merged["cell_config_json"] = (self.spec.dims, cfg)
-        merged["cell_config_json"].attrs = {
-            "long_name": "resolved config of the cell",
-            "units": "1",
-            "description": "the full ExperimentConfig of the cell as canonical JSON",
-        }
+        merged["cell_config_json"].attrs = cf_attrs(
+            "resolved config of the cell", "the full ExperimentConfig of the cell as canonical JSON"
+        )
         for dim in self.spec.dims:
             merged[dim].attrs = self._axis_attrs(dim)
         merged.attrs.pop("sweep_cell", None)
@@ -490,9 +479,27 @@ class SweepStore:
         return merged
 
 
+def _union_labels(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
+    """Reindex every cell to the union of the labels of each non-grid dimension whose labels
+    differ between cells (``level`` 0..L of cells of different depths, the ``kl_t`` steps of
+    cells with different ``kl_t_points``): a cell's data are NaN at labels it does not have, the
+    labels keep their type, and the layout is the same whatever the grid (instead of
+    ``combine_by_coords`` taking the dimension for one to concatenate along)."""
+    import numpy as np
+
+    dims = {str(d) for p in parts for d in p.dims if d in p.indexes} - set(grid_dims)
+    for dim in sorted(dims):
+        labels = [p.indexes[dim] if dim in p.indexes else None for p in parts]
+        if any(lab is None for lab in labels) or all(lab.equals(labels[0]) for lab in labels):
+            continue
+        union = np.unique(np.concatenate([lab.to_numpy() for lab in labels]))
+        parts = [p.reindex({dim: union}) for p in parts]
+    return parts
+
+
 def _vary_over_grid(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
     """Give the grid dims to every variable without them whose values differ between cells
-    (``net_seed`` over a ``seed`` axis, the ``t_frac`` coordinate over a ``metrics.kl_t_points``
+    (``net_seed`` over a ``seed`` axis, the ``kl_t_frac`` coordinate over a ``metrics.kl_t_points``
     axis), so that ``combine_by_coords`` concatenates it instead of reporting a conflict. A
     variable equal in every cell stays as it is (one copy in the results)."""
     if len(parts) < 2:
@@ -519,38 +526,6 @@ def _vary_over_grid(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list
                 p[name].attrs = attrs
         out.append(p)
     return out
-
-
-def _positional(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
-    """Replace a non-grid dimension coordinate that differs between cells (checkpoint steps of
-    cells trained for different numbers of steps) by a positional dimension; its values stay as
-    a coordinate, so nothing is padded with NaN."""
-    import numpy as np
-
-    if not parts:
-        return parts
-    dims = [d for d in parts[0].dims if d not in grid_dims and d in parts[0].coords]
-    for dim in dims:
-        ref = parts[0][dim].values
-        if all(dim in p.coords and np.array_equal(p[dim].values, ref) for p in parts):
-            continue
-        new = _POSITIONAL.get(str(dim), f"{dim}_index")
-        out = []
-        for p in parts:
-            attrs = p[dim].attrs
-            p = p.swap_dims({dim: new}).assign_coords({new: np.arange(p.sizes[dim])})
-            p[new].attrs = {
-                "long_name": f"{dim} index",
-                "units": "1",
-                "description": f"position along {dim}; the {dim} values differ between cells",
-            }
-            p = p.reset_coords(str(dim))
-            coord = p[str(dim)].expand_dims({g: p[g].values for g in grid_dims})
-            p = p.drop_vars(str(dim)).assign_coords({str(dim): coord})
-            p[str(dim)].attrs = attrs
-            out.append(p)
-        parts = out
-    return parts
 
 
 def _read_lock(path: Path) -> dict[str, Any]:

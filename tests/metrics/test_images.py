@@ -1,4 +1,4 @@
-"""Image diagnostics: standardised cosine, ε-prediction similarity, nearest neighbours."""
+"""Image diagnostics: standardised cosine, ε-prediction similarity, nearest neighbours, figure."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from physgen.errors import PhysgenError
+from physgen.metrics import euclidean_nn
 from physgen.metrics.images import (
     cosine_similarity,
     eps_cosine_similarity,
     median_cosine_distance,
-    nearest_neighbours,
     standardise,
 )
 from physgen.models import Empirical
@@ -47,12 +47,12 @@ def test_eps_cosine_similarity() -> None:
     np.testing.assert_allclose(eps_cosine_similarity(emp_a, emp_b, x, a), expected)
 
 
-def test_nearest_neighbours_brute_force() -> None:
+def test_nearest_neighbour_index_brute_force() -> None:
     s, r = _images(13, 5), _images(9, 6)
-    idx, d = nearest_neighbours(s, r, chunk_elements=20)
+    idx, d = euclidean_nn(s, r, chunk_elements=20, return_index=True)
     full = np.sqrt(((s[:, None] - r[None]) ** 2).sum(axis=(2, 3, 4)))
     np.testing.assert_array_equal(idx, full.argmin(axis=1))
     np.testing.assert_allclose(d, np.sort(full, axis=1)[:, :2])
-    idx, d = nearest_neighbours(r[[4, 2]], r)
+    idx, d = euclidean_nn(r[[4, 2]], r, return_index=True)
     np.testing.assert_array_equal(idx, [4, 2])
     np.testing.assert_allclose(d[:, 0], 0, atol=1e-6)

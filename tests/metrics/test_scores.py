@@ -144,3 +144,19 @@ def test_measured_speciation_and_collapse_match_the_predictions() -> None:
     )
     s_C = ou_of_step(crossing_time(t_grid, phi_c, 0.5))
     assert s_C == pytest.approx(collapse_time(grid, f, n, d), rel=0.5)
+
+
+def test_prediction_variance_and_relative_error() -> None:
+    from physgen.metrics import noise_prediction
+    from physgen.metrics.scores import prediction_variance, relative_error
+
+    train = np.random.default_rng(0).standard_normal((12, 3))
+    x = np.random.default_rng(1).standard_normal((40, 3))
+    emp = Empirical(train)
+    eps = noise_prediction(x, 0.3, emp.denoise(x, 0.3))
+    assert prediction_variance(emp, x, 0.3) == pytest.approx(np.mean(np.var(eps, axis=0)))
+    d = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 6.0]])
+    np.testing.assert_allclose(
+        relative_error(d, np.array([2.0, 2.0, 100.0]), np.array([True, True, False])),
+        [0.75, 0.0],
+    )

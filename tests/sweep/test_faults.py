@@ -84,7 +84,7 @@ def files_under(path: Path) -> list[Path]:
     [
         ("seed", [0, 1], "seed"),
         ("metrics.kl_t_points", [3, 4], "kl_t_points"),
-        ("metrics.t_frac", [0.1, 0.2], "metrics_t_frac"),
+        ("metrics.t_frac", [0.1, 0.2], "t_frac"),
         ("train.lr", [0.001, 0.01], "lr"),
     ],
 )
