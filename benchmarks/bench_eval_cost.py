@@ -2,7 +2,7 @@
 
 The issue's budget: evaluating all checkpoints costs ≤ 25 % of the training time of the default
 configuration (``ExperimentConfig()``). This trains network 0 of the default cell as
-:func:`physgen.experiments.tokens.run` does (same recorder, same callback) and splits the wall
+:func:`physgen.experiments.run_experiment` does (same recorder, same callback) and splits the wall
 time into training and evaluation with :class:`physgen.train.TrainResult`'s ``callback_time``;
 it also times the one-off set-up of the cell (frozen inputs, oracle curves, BP U-turn
 references, shared by all networks) and the pairwise S of one pair after training.
@@ -34,20 +34,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rate-steps", type=int, default=None, help="train only this many steps")
     args = parser.parse_args(argv)
 
-    import numba
-    import torch
-
     from physgen.config import ExperimentConfig
     from physgen.experiments.plan import plan_cell
-    from physgen.experiments.tokens import _pair_divergence, _Recorder
+    from physgen.experiments.tree import TreeRecorder
     from physgen.nets import build_net
+    from physgen.threads import pin_threads
     from physgen.train import train
 
     cfg = ExperimentConfig()
-    torch.set_num_threads(cfg.train.threads)  # as run_experiment pins them
-    numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
+    pin_threads(cfg.train.threads)  # as a sweep worker pins them
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
-    cell = plan_cell(cfg)
+    cell = plan_cell(cfg, cfg.model.build())
     model, schedule, nets, pairs, steps = (
         cell.model,
         cell.schedule,
@@ -57,7 +54,7 @@ def main(argv: list[str]) -> None:
     )
 
     tic = time.perf_counter()
-    rec = _Recorder(cfg, cell)
+    rec = TreeRecorder(cfg, cell)
     setup = time.perf_counter() - tic
 
     index = {int(s): k for k, s in enumerate(steps)}
@@ -88,7 +85,7 @@ def main(argv: list[str]) -> None:
 
     rec.x_hat[1] = rec.x_hat[0]  # S needs two networks' outputs; its cost does not depend on them
     tic = time.perf_counter()
-    _pair_divergence(rec.x_hat, 0, 1)
+    rec.divergence(0, 1)
     pair_s = time.perf_counter() - tic
 
     n_net = len(nets)

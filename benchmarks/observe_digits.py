@@ -21,7 +21,9 @@ import numpy as np
 import xarray as xr
 from _sweep_results import run_or_load, with_onsets
 
-from physgen.experiments.images import image_checkpoints, image_onsets, plot_quadruplets
+from physgen.experiments.images import image_checkpoints, image_onsets
+from physgen.experiments.schema import VARIABLES
+from physgen.plots import quadruplets
 
 FIG = Path("docs/figures")
 
@@ -44,7 +46,11 @@ def recompute_onsets(ds: xr.Dataset) -> xr.Dataset:
             c.nn_distance.values,
             c.nn_distance_test.values,
         )
-        cells.append(xr.Dataset(dict(taus)).expand_dims({"n_train": [n]}))
+        cells.append(
+            xr.Dataset({k: (VARIABLES[k].dims, v) for k, v in taus.items()}).expand_dims(
+                {"n_train": [n]}
+            )
+        )
     return xr.concat(cells, dim="n_train")
 
 
@@ -59,7 +65,7 @@ def main() -> None:
     print_onsets(ds)
     print_eps_similarity(ds)
     curves = plot_curves(ds, FIG / "digits_curves.png")
-    quads = plot_quadruplets(ds.isel(n_train=-1), FIG / "digits_quadruplets.png")
+    (quads,) = quadruplets(ds.isel(n_train=-1), FIG / "digits_quadruplets.png")
     print(f"\nfigures: {curves}, {quads}")
 
 
@@ -76,8 +82,8 @@ def print_onsets(ds: xr.Dataset) -> None:
         for p in c.pair.values:
             tc, tt, tm = (float(c[k].sel(pair=p)) for k in ("tau_cos", "tau_test", "tau_mem"))
             cos = c.cos_distance.sel(pair=p)
-            at = f"{float(cos.sel(step=tc)):.3f}" if np.isfinite(tc) else "-"
-            end = f"{float(cos.isel(step=-1)):.3f}"
+            at = f"{float(cos.where(cos.step == tc, drop=True)):.3f}" if np.isfinite(tc) else "-"
+            end = f"{float(cos.isel(checkpoint=-1)):.3f}"
             if not (np.isfinite(tc) and np.isfinite(tt)):
                 verdict = "undecided (NaN)"
             else:
@@ -94,7 +100,7 @@ def print_eps_similarity(ds: xr.Dataset) -> None:
     print("\nε-prediction cosine similarity A vs B at the last checkpoint, mean over pairs:")
     print("| n | eps_t | train | test | emp. train | emp. test |\n|---|---|---|---|---|---|")
     for j, n in enumerate(ds.n_train.values):
-        c = ds.isel(n_train=j, step=-1)
+        c = ds.isel(n_train=j, checkpoint=-1)
         for t in c.eps_t.values:
             vals = [
                 float(c[k].sel(eps_t=t).mean())

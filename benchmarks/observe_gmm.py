@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 from _sweep_results import run_or_load, with_onsets
 
+from physgen.experiments.schema import VARIABLES
 from physgen.experiments.vectors import INFORMATIVE, vector_onsets
 
 FIG = Path("docs/figures")
@@ -53,7 +54,7 @@ def recompute_onsets(ds: xr.Dataset) -> xr.Dataset:
                 informative,
             )
             row.append(
-                xr.Dataset({k: v for k, v in taus.items()}).expand_dims(
+                xr.Dataset({k: (VARIABLES[k].dims, v) for k, v in taus.items()}).expand_dims(
                     {"n_train": [n], "dim": [d]}
                 )
             )

@@ -1,6 +1,9 @@
 """The ``physgen`` command line (typer). Thin: each command parses, calls a library function and
 prints. Heavy imports (torch, numba, xarray) happen inside the commands so ``--help`` is instant.
-User errors (:class:`physgen.errors.PhysgenError`) print one line on stderr and exit 2.
+Every mistake (a :class:`physgen.errors.PhysgenError`, an OS error, a usage error such as a
+bad option value) prints one ``error:`` line on stderr and exits 2; Ctrl-C and SIGTERM print
+``interrupted`` and exit 130 and 143. ``-h`` is ``--help``; ``python -m physgen`` runs the app;
+``--install-completion`` sets up shell completion.
 
 Commands: ``sweep run|status|merge`` (:mod:`physgen.commands.sweep`), ``train``, ``sample``,
 ``info``, ``plot`` (:mod:`physgen.commands.tools`) and ``models``."""
@@ -15,7 +18,7 @@ import typer
 from physgen import __version__
 from physgen.commands import sweep as _sweep
 from physgen.commands import tools as _tools
-from physgen.commands._common import user_errors
+from physgen.commands._common import OneLineErrors, user_errors
 
 __all__ = ["app", "user_errors"]
 
@@ -24,7 +27,9 @@ app = typer.Typer(
     help="Toy models with exact scores for studying (biased) generalisation in diffusion models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
+    cls=OneLineErrors,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -69,5 +74,10 @@ app.command("info")(_tools.info_cmd)
 app.command("plot")(_tools.plot_cmd)
 
 
+def main_entry() -> None:
+    """Console entry point (``physgen``, ``python -m physgen``)."""
+    sys.exit(app(prog_name="physgen"))
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main_entry()

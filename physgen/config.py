@@ -10,10 +10,11 @@ Sections::
 
     seed = 0
     [model]      name = "tree", then the model's own constructor parameters (q, depth, …)
-    [data]       n_train, n_test, n_pairs, n_seed_pairs
+    [data]       n_train, n_test, n_pairs, n_seed_pairs, pool_size, content_disjoint
     [diffusion]  T, schedule
     [net]        kind, width, layers, heads, ff, time_dim, dropout
-    [train]      steps, batch_size, lr, lr_schedule, ema_decay, n_checkpoints, device, threads
+    [train]      steps, batch_size, lr, lr_schedule, ema_decay, ema_warmup, eval_weights,
+                 n_checkpoints, checkpoint_ratio, checkpoint_window, device, threads
     [metrics]    t_frac, loss_t_frac, n_eval, n_generate, …
 
 ``to_dict`` gives the fully resolved mapping (every default filled in); its canonical JSON and
@@ -25,6 +26,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -41,7 +45,12 @@ __all__ = [
     "ModelConfig",
     "NetConfig",
     "TrainConfig",
+    "available_memory",
+    "check_memory",
+    "check_resources",
+    "estimate_seconds",
     "from_mapping",
+    "largest_arrays",
 ]
 
 
@@ -59,15 +68,28 @@ class ModelConfig:
     params: dict[str, Any] = field(default_factory=lambda: {"depth": 3})
 
     def build(self) -> Any:
-        """Instantiate the model (errors name ``model.<param>``)."""
+        """The model (errors name ``model.<param>``), instantiated on the first call and kept:
+        validating a config and running its cell use one model, built once."""
         from physgen.registry import make_model
 
+        built = self.__dict__.get("_built")
+        if built is not None:
+            return built
+        for key, value in self.params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"model.{key}", f"must be a finite number, got {value!r}")
         try:
-            return make_model(self.name, **self.params)
+            built = make_model(self.name, **self.params)
         except ConfigError:
             raise
         except (ValueError, TypeError) as exc:
             raise ConfigError("model", str(exc)) from None
+        except (MemoryError, OverflowError):
+            raise ConfigError(
+                "model", f"{self.name}({_params_text(self.params)}) does not fit in memory"
+            ) from None
+        object.__setattr__(self, "_built", built)  # a cache, not a field: frozen stays frozen
+        return built
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,10 @@ class DataConfig:
     ``n_seed_pairs`` pairs train two seeds on one split (the seed-noise baseline). The splits and
     the test set are disjoint blocks of one seeded pool of ``pool_size`` samples (the paper: 10^6);
     asking for more than the pool holds is an error, never a silent overlap.
+    ``content_disjoint`` (discrete models): no sequence appears twice across the splits and the
+    test set — repeats of the model's i.i.d. draws are dropped, and a support too small for the
+    data asked for is an error naming ``data.n_train`` (:mod:`physgen.data`); ``false`` keeps
+    the index-disjoint blocks of i.i.d. draws (only for tests on tiny grammars).
     """
 
     n_train: int = 64
@@ -85,6 +111,7 @@ class DataConfig:
     n_pairs: int = 3
     n_seed_pairs: int = 1
     pool_size: int = 1_000_000
+    content_disjoint: bool = True
 
     def validate(self, prefix: str = "data") -> None:
         _check(self.n_train >= 1, f"{prefix}.n_train", f"must be ≥ 1, got {self.n_train}")
@@ -165,8 +192,13 @@ class NetConfig:
 class TrainConfig:
     """Optimisation. ``lr_schedule``: ``constant`` or ``paper`` (factor 1 → 0.5 linearly over the
     first 1/400 of the steps — the paper's 50 of 20 000 epochs — then cosine to 0.1).
-    ``ema_decay`` = 0 disables the weight average; checkpoints are ``n_checkpoints`` log-spaced
-    steps in ``[1, steps]`` (evaluated on the EMA weights when enabled)."""
+    ``ema_decay`` = 0 disables the weight average; ``ema_warmup`` warms its decay up,
+    :math:`\\gamma_s = \\min(\\gamma, (1+s)/(10+s))`, so the random initial weights leave the
+    average within ~10 steps (:mod:`physgen.train`); ``eval_weights``: the weights every checkpoint
+    evaluates, ``"ema"`` (the average; the raw weights when ``ema_decay = 0``) and/or ``"raw"``.
+    Checkpoints are ``n_checkpoints`` log-spaced steps in ``[1, steps]``; ``checkpoint_ratio`` > 1
+    adds steps so that consecutive checkpoints inside ``checkpoint_window = [lo, hi]`` (empty: the
+    whole run) are at most that ratio apart (0: no cap; :func:`physgen.train.checkpoint_steps`)."""
 
     steps: int = 6_000
     batch_size: int = 64
@@ -176,6 +208,10 @@ class TrainConfig:
     n_checkpoints: int = 25
     device: str = "auto"
     threads: int = 1
+    ema_warmup: bool = True
+    eval_weights: tuple[Literal["ema", "raw"], ...] = ("ema",)
+    checkpoint_ratio: float = 0.0
+    checkpoint_window: tuple[int, ...] = ()
 
     def validate(self, prefix: str = "train") -> None:
         _check(self.steps >= 1, f"{prefix}.steps", f"must be ≥ 1, got {self.steps}")
@@ -188,11 +224,27 @@ class TrainConfig:
             f"must be in [2, steps={self.steps}], got {self.n_checkpoints}",
         )
         _check(
-            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", self.device) is not None,
             f"{prefix}.device",
             f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}",
         )
         _check(self.threads >= 1, f"{prefix}.threads", f"must be ≥ 1, got {self.threads}")
+        _check(
+            len(self.eval_weights) >= 1 and len(set(self.eval_weights)) == len(self.eval_weights),
+            f"{prefix}.eval_weights",
+            f"must be a non-empty list of distinct 'ema' / 'raw', got {list(self.eval_weights)}",
+        )
+        _check(
+            self.checkpoint_ratio == 0.0 or self.checkpoint_ratio > 1.0,
+            f"{prefix}.checkpoint_ratio",
+            f"must be 0 (no cap) or > 1, got {self.checkpoint_ratio}",
+        )
+        w = self.checkpoint_window
+        _check(
+            len(w) == 0 or (len(w) == 2 and 1 <= w[0] < w[1] <= self.steps),
+            f"{prefix}.checkpoint_window",
+            f"must be empty or [lo, hi] with 1 ≤ lo < hi ≤ steps = {self.steps}, got {list(w)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -222,6 +274,11 @@ class MetricsConfig:
     # validity, U-turn, KL along time) run at this many of the checkpoints (log-spaced, the
     # last included); ``uturn_starts`` training and test sequences start the U-turns.
     sample_checkpoints: int = 6
+    # > 1: the sample checkpoints are instead the sparsest subset of the checkpoints of the last
+    # two decades of training at most this ratio apart (physgen.train.ratio_subset), so that a
+    # first exceedance (τ_mem) there is bracketed within the ratio, not pushed to the end of the
+    # run by a sparse schedule; 0: ``sample_checkpoints`` of them, evenly spread
+    sample_ratio: float = 0.0
     uturn_starts: int = 32
     # Coupled samples use ancestral DDPM on this many evenly respaced steps (DDIM with η = 1,
     # Nichol & Dhariwal's respacing); a value ≥ T is the paper's full T-step sampler.
@@ -233,6 +290,11 @@ class MetricsConfig:
             _check(0.0 < v <= 1.0, f"{prefix}.{name}", f"must be in (0, 1], got {v}")
         for v in self.uturn_t_fracs:
             _check(0.0 < v <= 1.0, f"{prefix}.uturn_t_fracs", f"values must be in (0, 1], got {v}")
+        _check(
+            self.sample_ratio == 0.0 or self.sample_ratio > 1.0,
+            f"{prefix}.sample_ratio",
+            f"must be 0 (use sample_checkpoints) or > 1, got {self.sample_ratio}",
+        )
         for name in (
             "n_eval",
             "n_generate",
@@ -277,14 +339,22 @@ class ExperimentConfig:
         cfg.validate()
         return cfg
 
-    def validate(self) -> None:
-        """Check every section and that the model builds; raises :class:`ConfigError`."""
+    def validate(self) -> Any:
+        """Check every section, that the model builds and that it provides what its experiment
+        needs (:func:`physgen.experiments.check_model`); raises :class:`ConfigError`. Returns the
+        built data model (so a cell builds it once)."""
+        from physgen.experiments import check_model
+
         self.data.validate()
         self.diffusion.validate()
         self.net.validate()
         self.train.validate()
         self.metrics.validate()
-        self.model.build()
+        _check(self.seed >= 0, "seed", f"must be an integer ≥ 0, got {self.seed}")
+        model = self.model.build()
+        check_model(model)
+        check_resources(self, model)
+        return model
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved mapping (round-trips through :meth:`from_dict`)."""
@@ -294,6 +364,8 @@ class ExperimentConfig:
         d["metrics"]["uturn_t_fracs"] = list(d["metrics"]["uturn_t_fracs"])
         d["net"]["mults"] = list(d["net"]["mults"])
         d["net"]["attn_resolutions"] = list(d["net"]["attn_resolutions"])
+        d["train"]["eval_weights"] = list(d["train"]["eval_weights"])
+        d["train"]["checkpoint_window"] = list(d["train"]["checkpoint_window"])
         return d
 
     def to_json(self) -> str:
@@ -303,6 +375,130 @@ class ExperimentConfig:
     def sha256(self) -> str:
         """SHA-256 of :meth:`to_json`: a cell's identity for resuming."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+# -- resources --------------------------------------------------------------------------------
+# A value can be valid and still infeasible: ``diffusion.T = 1e10`` is a 80 GB schedule,
+# ``train.steps = 2**62`` never ends. These checks run with the rest of the validation, so such a
+# cell is rejected before any folder is written rather than failing with a MemoryError mid-run.
+
+#: Optimiser steps above which a config is rejected (10^9 steps are years on a CPU).
+MAX_STEPS = 10**9
+#: Floating-point throughput assumed by :func:`estimate_seconds` (a few CPU cores), flop/s.
+FLOPS = 2e10
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation: ``MemAvailable`` of ``/proc/meminfo`` on
+    Linux, else the physical memory (``os.sysconf``), else 2^40 when neither is known."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (OSError, ValueError, AttributeError):
+        return 2**40
+
+
+def _as_float(n: float) -> float:
+    """``float(n)``, or infinity for an int beyond the float range (``net.width = 1e300``
+    squared)."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
+
+
+def _human_bytes(n: float) -> str:
+    n = _as_float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} EB"
+
+
+def _human_seconds(s: float) -> str:
+    for unit, size in (("years", 3.15e7), ("days", 86400.0), ("hours", 3600.0), ("min", 60.0)):
+        if s >= size:
+            return f"{s / size:.3g} {unit}"
+    return f"{s:.3g} s"
+
+
+def largest_arrays(cfg: ExperimentConfig, model: Any) -> dict[str, int]:
+    r"""Estimated bytes of the largest array each size key makes the experiment allocate.
+
+    With :math:`E = \prod` ``event_shape`` (one datum in the diffusion space, one-hot for
+    tokens), :math:`N = E / q` native values per datum and :math:`w = \max(` width, ff `)`:
+    ``diffusion.T`` → the schedule, 8 float64 arrays of length :math:`T`;
+    ``train.batch_size`` → a batch of activations, :math:`B E w` float32;
+    ``data.pool_size`` → the native data pool, :math:`P N` int64/float64;
+    ``data.n_test``, ``metrics.n_eval``, ``metrics.n_generate`` → :math:`n E` float64;
+    ``metrics.kl_t_points`` → its grid of times; ``metrics.uturn_starts`` → starts × repetitions
+    × :math:`E`; ``train.n_checkpoints`` → one value per checkpoint and network.
+    These are lower bounds of the peak (order of magnitude), enough to reject what cannot fit.
+    """
+    event = math.prod(getattr(model, "event_shape", ()) or (1,))
+    native = event // (getattr(model, "vocab_size", None) or 1)
+    return {
+        "diffusion.T": 8 * 8 * cfg.diffusion.T,
+        "train.batch_size": 4 * cfg.train.batch_size * event * max(cfg.net.width, cfg.net.ff),
+        "data.pool_size": 8 * cfg.data.pool_size * native,
+        "data.n_test": 8 * cfg.data.n_test * event,
+        "metrics.n_eval": 8 * cfg.metrics.n_eval * event,
+        "metrics.n_generate": 8 * cfg.metrics.n_generate * event,
+        "metrics.kl_t_points": 8 * cfg.metrics.kl_t_points,
+        "metrics.uturn_starts": 8 * cfg.metrics.uturn_starts * cfg.metrics.uturn_reps * event,
+        "train.n_checkpoints": 8 * cfg.train.n_checkpoints * (2 * cfg.data.n_pairs + 1),
+    }
+
+
+def estimate_seconds(cfg: ExperimentConfig, model: Any) -> float:
+    r"""Order-of-magnitude wall time of the training of one cell, in seconds:
+    :math:`6\,\text{params}\cdot B \cdot L` flop per step (forward and backward) for a
+    network of :math:`\approx \text{layers}\,(4w^2 + 2w\,ff) + E w` parameters on
+    :math:`L` positions, times the steps and the networks trained, at :data:`FLOPS` flop/s."""
+    shape = getattr(model, "event_shape", ()) or (1,)
+    event = math.prod(shape)
+    positions = shape[0] if cfg.net.kind == "transformer" else 1
+    w, ff = cfg.net.width, cfg.net.ff
+    params = cfg.net.layers * (4 * w * w + 2 * w * ff) + event * w
+    networks = 2 * cfg.data.n_pairs + 2 * cfg.data.n_seed_pairs
+    flop = 6 * params * cfg.train.batch_size * positions * cfg.train.steps * networks
+    return _as_float(flop) / FLOPS
+
+
+def check_resources(cfg: ExperimentConfig, model: Any) -> None:
+    """Reject a config whose largest array exceeds the available memory, or whose step count
+    exceeds :data:`MAX_STEPS` (the message gives the estimated time); raises
+    :class:`ConfigError` naming the key."""
+    if cfg.train.steps > MAX_STEPS:
+        raise ConfigError(
+            "train.steps",
+            f"{cfg.train.steps:.3g} steps exceed the ceiling of {MAX_STEPS:.0e} "
+            f"(estimated {_human_seconds(estimate_seconds(cfg, model))} of training)",
+        )
+    check_memory(*max(largest_arrays(cfg, model).items(), key=lambda kv: kv[1]))
+
+
+def check_memory(key: str, nbytes: int) -> None:
+    """A :class:`ConfigError` naming ``key`` when an array of ``nbytes`` exceeds the
+    :func:`available_memory`."""
+    free = available_memory()
+    if nbytes > free:
+        raise ConfigError(
+            key,
+            f"needs an array of about {_human_bytes(nbytes)} but {_human_bytes(free)} of memory "
+            "is available",
+        )
 
 
 def _type_name(tp: Any) -> str:
@@ -339,6 +535,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         _check(ok, key, f"must be a number, got {value!r}")
+        # inf and nan pass every range check below (nan compares false) and fail mid-run
+        _check(math.isfinite(value), key, f"must be a finite number, got {value!r}")
         return float(value)
     if tp is int:
         ok = isinstance(value, int) and not isinstance(value, bool)

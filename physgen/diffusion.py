@@ -27,6 +27,11 @@ signature.
   ``x_s = sqrt(ᾱ_s) x̂0 + sqrt(1 - ᾱ_s - σ²) ε̂ + σ z``; ``η = 0`` is the deterministic ODE
   sampler, ``η = 1`` is ancestral sampling on the subsequence.
 
+Classes: every sampler takes ``classes``, an ``(n,)`` int array (-1: unconditional); the
+denoiser is then called as ``denoise(x_t, alpha_bar, classes=c)`` with the classes of the chunk's
+rows (a denoiser with classes declares ``n_classes``), so conditional models and guided denoisers (:class:`physgen.guidance.GuidedDenoiser`)
+sample through the same samplers. Without ``classes`` the call is ``denoise(x_t, alpha_bar)``.
+
 Per-sample noise and coupling: sample ``i`` (global index ``start + i``) draws its starting noise
 and then the ``z`` of each stochastic step, in that order, from one stream
 :func:`physgen.rng.sample_generator` ``(seed, start + i)``. A sample therefore depends only on
@@ -47,6 +52,7 @@ import numpy as np
 
 from physgen.errors import PhysgenError
 from physgen.models.base import as_alpha_bar
+from physgen.models.conditional import check_classes, n_classes_of
 from physgen.rng import sample_generator
 
 __all__ = ["Schedule", "coupled_sample", "ddim_sample", "ddpm_sample", "q_sample"]
@@ -209,6 +215,7 @@ def _reverse(
     x_start: np.ndarray | None,
     chunk_size: int | None,
     return_x0: bool,
+    classes: Any = None,
 ) -> list[np.ndarray]:
     """Run the reverse chain for every denoiser on shared noise; ``eta=None`` is DDPM."""
     fns = [_denoise_fn(d) for d in denoisers]
@@ -238,6 +245,11 @@ def _reverse(
         raise PhysgenError(f"chunk_size must be ≥ 1, got {chunk_size}")
     if eta is not None and eta < 0.0:
         raise PhysgenError(f"eta must be ≥ 0, got {eta}")
+    if classes is not None:
+        # checked against every denoiser's classes before any work (a denoiser with classes
+        # declares ``n_classes``)
+        for d in denoisers:
+            classes = check_classes(classes, n, n_classes_of(d))
 
     ts = np.arange(t0, 0, -1) if eta is None else _ddim_times(t0, steps)
     pairs = list(zip(ts.tolist(), [*ts[1:].tolist(), 0], strict=True))
@@ -271,7 +283,12 @@ def _reverse(
         for (t, s), has_z in zip(pairs, stochastic, strict=True):
             z = noise.next() if has_z else None
             for k, fn in enumerate(fns):
-                x0_hat = np.asarray(fn(xs[k], float(ab[t])), dtype=np.float64)
+                if classes is None:
+                    x0_hat = np.asarray(fn(xs[k], float(ab[t])), dtype=np.float64)
+                else:
+                    x0_hat = np.asarray(
+                        fn(xs[k], float(ab[t]), classes=classes[lo:hi]), dtype=np.float64
+                    )
                 if x0_hat.shape != xs[k].shape:
                     raise PhysgenError(
                         f"denoiser {k} returned shape {x0_hat.shape} for input {xs[k].shape}"
@@ -294,6 +311,7 @@ def ddpm_sample(
     x_start: np.ndarray | None = None,
     chunk_size: int | None = None,
     return_x0: bool = True,
+    classes: Any = None,
 ) -> np.ndarray:
     """Ancestral DDPM with the x0-parametrisation (module docstring), shape ``(n, *event_shape)``.
 
@@ -318,6 +336,9 @@ def ddpm_sample(
     return_x0:
         ``True``: return ``x_0 = x̂0(x_1)``, the posterior mean of the last step (docs/theory.md §2).
         ``False``: stop at ``x_1`` (the last noisy iterate, before the final denoising).
+    classes:
+        Optional ``(n,)`` int class of each sample (-1: unconditional), passed to the denoiser
+        as ``classes=`` (module docstring).
     """
     return _reverse(
         [denoiser],
@@ -332,6 +353,7 @@ def ddpm_sample(
         x_start=x_start,
         chunk_size=chunk_size,
         return_x0=return_x0,
+        classes=classes,
     )[0]
 
 
@@ -349,6 +371,7 @@ def ddim_sample(
     x_start: np.ndarray | None = None,
     chunk_size: int | None = None,
     return_x0: bool = True,
+    classes: Any = None,
 ) -> np.ndarray:
     """DDIM (module docstring) on ``steps`` evenly spaced steps from ``t_start`` (default: every
     step), shape ``(n, *event_shape)``. ``eta = 0``: deterministic given ``x_T``; ``eta > 0``
@@ -367,6 +390,7 @@ def ddim_sample(
         x_start=x_start,
         chunk_size=chunk_size,
         return_x0=return_x0,
+        classes=classes,
     )[0]
 
 
@@ -389,7 +413,14 @@ def coupled_sample(
         raise PhysgenError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
     eta = kwargs.pop("eta", 0.0) if sampler == "ddim" else None
     steps = kwargs.pop("steps", None) if sampler == "ddim" else None
-    options = {"start": 0, "t_start": None, "x_start": None, "chunk_size": None, "return_x0": True}
+    options = {
+        "start": 0,
+        "t_start": None,
+        "x_start": None,
+        "chunk_size": None,
+        "return_x0": True,
+        "classes": None,
+    }
     unknown = set(kwargs) - set(options)
     if unknown:
         raise PhysgenError(f"unknown option(s) for {sampler}: {', '.join(sorted(unknown))}")

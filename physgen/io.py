@@ -3,17 +3,26 @@
 Every file physgen writes (a sweep cell, a merged ``results.nc``, ``physgen train``/``sample``
 outputs) follows one schema:
 
-* every data variable and coordinate carries ``long_name``, ``units`` (``"1"`` when
-  dimensionless) and ``description`` attributes;
-* global attributes (CF / ACDD names): ``Conventions``, ``title``, ``source`` (physgen version),
+* every data variable and coordinate carries ``long_name``, ``units`` and ``description``
+  attributes (:func:`cf_attrs`); units are UDUNITS strings, ``"1"`` (:data:`DIMENSIONLESS`) for
+  nats, counts and steps, whose meaning is in ``long_name`` and ``description`` (``"nat"`` reads
+  as a pressure in UDUNITS, ``"step"`` is not a unit);
+* global attributes (CF-1.10 and the highly recommended ACDD-1.3 ones): ``Conventions``,
+  ``title``, ``summary``, ``keywords``, ``source`` (physgen version),
   ``history`` (time-stamped command lines, newest last), ``references`` (arXiv ids),
   ``date_created`` (ISO 8601, UTC), ``config_json`` (the full resolved configuration as one JSON
   string), ``config_sha256`` (SHA-256 of that string: the identity used to resume sweeps),
   ``*_version`` of the libraries that produced it, and ``git_commit`` of the source tree (or
   ``"unknown"``).
 
+A sweep cell's own attributes (:func:`cell_attrs`) hold no wall-clock quantity, so the same
+configuration gives an identical Dataset; :func:`add_provenance` adds the time, command line,
+versions and commit when a file is written. This module is the one owner of attributes: the
+experiments and the sweep store call it.
+
 netCDF attributes cannot hold ``None``, booleans or mappings: :func:`netcdf_safe_attrs` stores
-booleans as 0/1, mappings and lists of strings as JSON strings, and drops ``None``.
+booleans as 0/1, mappings and lists of strings as JSON strings, and drops ``None``;
+:func:`check_netcdf_safe` rejects a Dataset that still holds one.
 
 xarray cannot append to an existing netCDF file, so a file is always written whole, to a temporary
 name in the target folder and then moved over the target with :func:`os.replace` (atomic on
@@ -43,9 +52,14 @@ if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = [
+    "DIMENSIONLESS",
+    "KEYWORDS",
     "REFERENCES",
     "add_provenance",
     "atomic_write_bytes",
+    "cell_attrs",
+    "cf_attrs",
+    "check_netcdf_safe",
     "command_line",
     "describe",
     "git_commit",
@@ -53,6 +67,7 @@ __all__ = [
     "netcdf_safe_attrs",
     "open_results",
     "provenance_attrs",
+    "sweep_dims",
     "write_netcdf",
 ]
 
@@ -63,6 +78,18 @@ REFERENCES = (
     "arXiv:2402.18491"
 )
 _CONVENTIONS = "CF-1.10, ACDD-1.3"
+KEYWORDS = (
+    "diffusion models, biased generalisation, memorisation, statistical physics of learning, "
+    "hierarchical tree grammar, belief propagation, Gaussian mixture"
+)
+"""ACDD ``keywords`` of every physgen file."""
+_SUMMARY = (
+    "Diagnostics of generalisation and memorisation along the training of small diffusion "
+    "models on toy data with exact scores, produced by physgen (see the title and config_json "
+    "for the data model, grid and settings)."
+)
+DIMENSIONLESS = "1"
+"""The UDUNITS string of every quantity physgen records (nats, counts, steps, fractions)."""
 _VERSIONED = ("numpy", "xarray", "netCDF4", "torch", "numba", "dask")
 
 
@@ -120,20 +147,45 @@ def provenance_attrs(
     """
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     stamp = now.isoformat().replace("+00:00", "Z")
+    attrs = _static_attrs(title, config_json)
+    attrs["history"] = f"{stamp}: {history if history is not None else command_line()}"
+    attrs["date_created"] = stamp
+    attrs.update(_library_versions())
+    attrs["git_commit"] = git_commit()
+    return attrs
+
+
+def _static_attrs(title: str, config_json: str | None, summary: str = _SUMMARY) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "Conventions": _CONVENTIONS,
         "title": title,
+        "summary": summary,
+        "keywords": KEYWORDS,
         "source": f"physgen {__version__}",
-        "history": f"{stamp}: {history if history is not None else command_line()}",
         "references": REFERENCES,
-        "date_created": stamp,
     }
     if config_json is not None:
         attrs["config_json"] = config_json
         attrs["config_sha256"] = hashlib.sha256(config_json.encode()).hexdigest()
-    attrs.update(_library_versions())
-    attrs["git_commit"] = git_commit()
     return attrs
+
+
+def cell_attrs(
+    config_json: str, title: str, summary: str, options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The global attributes of one experiment cell, free of wall-clock quantities.
+
+    ``options`` are recorded as ``physgen_<name>`` (choices physgen makes on top of the paper,
+    e.g. the weight average and the bias rule), made netCDF-safe.
+    """
+    attrs = _static_attrs(title, config_json, summary)
+    attrs.update(netcdf_safe_attrs({f"physgen_{k}": v for k, v in (options or {}).items()}))
+    return attrs
+
+
+def cf_attrs(long_name: str, description: str, units: str = DIMENSIONLESS) -> dict[str, str]:
+    """The CF attributes of one variable (``units`` a UDUNITS string)."""
+    return {"long_name": long_name, "units": units, "description": description}
 
 
 def add_provenance(
@@ -147,6 +199,8 @@ def add_provenance(
     (new line appended), as CF asks."""
     out = ds.copy()
     attrs = provenance_attrs(config_json, title=title, history=history)
+    if ds.attrs.get("summary"):  # an experiment's own summary says more than the generic one
+        attrs["summary"] = ds.attrs["summary"]
     old = ds.attrs.get("history")
     if old:
         attrs["history"] = f"{old}\n{attrs['history']}"
@@ -171,6 +225,21 @@ def netcdf_safe_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """``attrs`` with values netCDF can store: bool → 0/1, mapping or non-numeric list → JSON
     string, numeric list → 1-d array, ``None`` dropped."""
     return {str(k): _safe_value(v) for k, v in attrs.items() if v is not None}
+
+
+def check_netcdf_safe(ds: xr.Dataset) -> None:
+    """Raise :class:`PhysgenError` if an attribute cannot be written to netCDF (dict, None,
+    bool) or a variable lacks ``long_name``/``units``/``description``."""
+    items = [("<global>", ds.attrs)] + [(str(k), v.attrs) for k, v in ds.variables.items()]
+    for owner, attrs in items:
+        for key, value in attrs.items():
+            if value is None or isinstance(value, dict | bool | np.bool_):
+                raise PhysgenError(
+                    f"attribute {key!r} of {owner} is a {type(value).__name__}: not netCDF-safe"
+                )
+    missing = missing_cf_attrs(ds)
+    if missing:
+        raise PhysgenError(f"variable {missing[0]!r} lacks long_name, units or description")
 
 
 def missing_cf_attrs(ds: xr.Dataset) -> list[str]:
@@ -239,17 +308,28 @@ def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
         raise PhysgenError(f"{path} is not a readable netCDF file ({exc})") from None
 
 
+def sweep_dims(ds: xr.Dataset) -> list[str]:
+    """The grid dimensions of a merged sweep (its ``sweep_dims`` attribute, a JSON list), those
+    present in ``ds``; ``[]`` when the attribute is missing or not a JSON list of names."""
+    raw = ds.attrs.get("sweep_dims", "[]")
+    try:
+        names = json.loads(raw) if isinstance(raw, str) else list(raw)
+    except (ValueError, TypeError):
+        return []
+    if not isinstance(names, list):
+        return []
+    return [d for d in names if isinstance(d, str) and d in ds.dims]
+
+
 def describe(ds: xr.Dataset) -> str:
     """A plain-text summary of a physgen file: provenance, grid, dimensions, variables and the
     onsets (mean ± standard deviation over pairs at each grid point)."""
-    import json as _json
 
     lines = [str(ds.attrs.get("title", "(untitled)"))]
     for key in ("source", "date_created", "git_commit", "config_sha256"):
         if key in ds.attrs:
             lines.append(f"  {key}: {ds.attrs[key]}")
-    raw = ds.attrs.get("sweep_dims", "[]")
-    grid = [d for d in (_json.loads(raw) if isinstance(raw, str) else list(raw)) if d in ds.dims]
+    grid = sweep_dims(ds)
     if grid:
         lines.append("grid:")
         lines += [f"  {d} = {ds[d].values.tolist()}" for d in grid]

@@ -93,7 +93,7 @@ def _write(path: Path, text: str) -> Path:
         ("sample_param", "expected KEY=VALUE"),
         ("info_missing", "no such file"),
         ("status_folder", "not a sweep folder"),
-        ("no_out", "--out DIR is required"),
+        ("no_out", "Missing option '--out'"),
         ("plot_kind", "unknown figure"),
     ],
 )
@@ -162,7 +162,7 @@ def test_train_info_plot(tmp_path: Path) -> None:
     ds = open_results(out)
     (cell,) = resolve_cells(load_spec(config))
     assert ds.attrs["config_sha256"] == cell.sha256
-    assert ds["tau_bias"].dims == ("pair",) and "step" in ds["split_divergence"].dims
+    assert ds["tau_bias"].dims == ("pair",) and "checkpoint" in ds["split_divergence"].dims
     info = runner.invoke(app, ["info", str(out)])
     assert info.exit_code == 0
     assert "tau_bias(pair)" in info.output and "onsets" in info.output
@@ -171,3 +171,44 @@ def test_train_info_plot(tmp_path: Path) -> None:
     names = sorted(p.name for p in (tmp_path / "fig").iterdir())
     assert names == ["curves.png", "kl_time.png", "phase_diagram.png"]
     assert all((tmp_path / "fig" / n).stat().st_size > 10_000 for n in names)
+
+
+def test_a_model_lacking_its_protocol_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """A token model without ``validity`` (the tree experiment needs it) is refused when the
+    cell starts: one line naming the method, exit code 2, no output file."""
+    from physgen.models import TreeGrammar
+    from physgen.registry import register_model
+
+    @register_model("tree_without_validity")
+    class TreeWithoutValidity(TreeGrammar):
+        validity = None  # type: ignore[assignment]
+
+    config = _write(tmp_path / "c.toml", '[model]\nname = "tree_without_validity"\ndepth = 2\n')
+    out = tmp_path / "cell.nc"
+    result = runner.invoke(app, ["train", str(config), "--out", str(out), "--quiet"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "lacks validity, needed by the tree experiment" in lines[0]
+    assert not out.exists()
+
+
+def test_a_sweep_of_a_model_lacking_its_protocol_writes_nothing(tmp_path: Path) -> None:
+    from physgen.models import TreeGrammar
+    from physgen.registry import register_model
+
+    @register_model("tree_without_log_prob")
+    class TreeWithoutLogProb(TreeGrammar):
+        log_prob = None  # type: ignore[assignment]
+
+    spec = _write(
+        tmp_path / "s.toml",
+        '[model]\nname = "tree_without_log_prob"\n[grid]\n"data.n_train" = [8, 16]\n',
+    )
+    before = sorted(tmp_path.rglob("*"))
+    result = runner.invoke(app, ["sweep", "run", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "lacks log_prob, needed by the tree experiment" in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before

@@ -67,3 +67,22 @@ def test_bad_values_name_their_key(mapping: dict, key: str) -> None:
 def test_unknown_model_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         ExperimentConfig.from_dict({"model": {"name": "nope"}})
+
+
+def test_the_model_of_a_config_is_built_once() -> None:
+    from unittest import mock
+
+    from physgen import registry
+
+    calls = []
+    real = registry.make_model
+
+    def counting(name, **params):
+        calls.append(name)
+        return real(name, **params)
+
+    with mock.patch.object(registry, "make_model", counting):
+        cfg = ExperimentConfig.from_dict({"model": {"name": "gmm", "dim": 2}})  # validates
+        assert cfg.validate() is cfg.model.build()
+    assert calls == ["gmm"]
+    assert cfg == ExperimentConfig.from_dict({"model": {"name": "gmm", "dim": 2}})

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from _recording import run_and_keep
 
 from physgen.config import ExperimentConfig
-from physgen.experiments import experiment_kind, run_experiment
-from physgen.experiments.images import plot_quadruplets
+from physgen.errors import ConfigError
+from physgen.experiments import check_model, experiment_kind, run_experiment
 from physgen.models import Digits, gmm
+from physgen.plots import quadruplets
 
 torch.set_num_threads(1)
 
@@ -54,14 +56,55 @@ def _attrs_complete(ds: xr.Dataset) -> None:
 def test_dispatch() -> None:
     assert experiment_kind(gmm(dim=3)) == "vectors"
     assert experiment_kind(Digits()) == "images"
+    assert check_model(gmm(dim=3)) == "vectors" and check_model(Digits()) == "images"
+
+    class NoMean:
+        event_shape = (1, 8, 8)
+        sample, encode, denoise = Digits().sample, Digits().encode, Digits().denoise
+
+    with pytest.raises(ConfigError, match="lacks mean_image, needed by the images experiment"):
+        check_model(NoMean())
+
+
+def test_recorded_curves_equal_the_public_functions() -> None:
+    """Vector and image cells: the recorded score-level curves at the last checkpoint equal the
+    public metric functions applied to the trained networks on the same frozen inputs."""
+    from physgen.experiments.images import ImageRecorder
+    from physgen.experiments.vectors import VectorRecorder
+    from physgen.metrics.images import eps_cosine_similarity
+    from physgen.metrics.scores import denoiser_distance
+
+    ds, rec, nets = run_and_keep(ExperimentConfig.from_dict(VECTORS), VectorRecorder)
+    k = ds.sizes["checkpoint"] - 1
+    a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
+    for j, f in enumerate(rec.inputs):
+        pop = np.mean(denoiser_distance(nets[a], rec.model, f.x_t, f.alpha_bar, kind="eps"))
+        pair = np.mean(denoiser_distance(nets[a], nets[b], f.x_t, f.alpha_bar, kind="eps"))
+        assert ds.dist_pop.isel(network=a, checkpoint=k, score_t=j).item() == pytest.approx(
+            pop, rel=1e-12
+        )
+        assert ds.pair_distance.isel(pair=0, checkpoint=k, score_t=j).item() == pytest.approx(
+            pair, rel=1e-12
+        )
+
+    ds, rec, nets = run_and_keep(ExperimentConfig.from_dict(IMAGES), ImageRecorder)
+    k = ds.sizes["checkpoint"] - 1
+    a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
+    expected = [
+        np.mean(eps_cosine_similarity(nets[a], nets[b], f.x_t, f.alpha_bar))
+        for f in rec.eps_inputs["test"]
+    ]
+    np.testing.assert_allclose(
+        ds.eps_cos_test.isel(pair=0, checkpoint=k).values, expected, rtol=1e-12
+    )
 
 
 def test_vector_cell(vectors: xr.Dataset, tmp_path) -> None:
     ds = vectors
-    assert ds.sizes["network"] == 3 and ds.sizes["pair"] == 1 and ds.sizes["step"] == 3
+    assert ds.sizes["network"] == 3 and ds.sizes["pair"] == 1 and ds.sizes["checkpoint"] == 3
     for name in ("tau_gen", "tau_mem", "tau_closer", "tau_test"):
         assert ds[name].dims == ("pair",)
-    assert ds.dist_pop.dims == ("network", "step", "score_t")
+    assert ds.dist_pop.dims == ("network", "checkpoint", "score_t")
     assert np.all(ds.dist_pop.values >= 0) and np.all(np.isfinite(ds.rel_pop_error.values))
     # the population-empirical distance is what a memorizer pays; it vanishes at large t
     d = ds.dist_pop_emp.values
@@ -81,10 +124,17 @@ def test_image_cell(images: xr.Dataset, tmp_path) -> None:
     ds = images
     assert ds.sizes["network"] == 2 and ds.sizes["eps_t"] == 4
     assert list(ds.eps_t.values) == [2, 4, 6, 8]
-    assert ds.sample_show.dims == ("network", "step", "show", "channel", "height", "width")
-    last = ds.sample_show.isel(step=-1).values
-    assert np.all(np.isfinite(last)) and np.all(np.isnan(ds.sample_show.isel(step=0).values))
-    assert np.all(np.isfinite(ds.cos_distance.isel(step=-1).values))
+    assert ds.sample_show.dims == (
+        "network",
+        "checkpoint",
+        "show",
+        "image_channel",
+        "image_height",
+        "image_width",
+    )
+    last = ds.sample_show.isel(checkpoint=-1).values
+    assert np.all(np.isfinite(last)) and np.all(np.isnan(ds.sample_show.isel(checkpoint=0).values))
+    assert np.all(np.isfinite(ds.cos_distance.isel(checkpoint=-1).values))
     sim = ds.eps_cos_test.values
     assert np.all((sim >= -1) & (sim <= 1))
     assert np.all(ds.eps_cos_train_emp.values <= 1.0)
@@ -92,7 +142,8 @@ def test_image_cell(images: xr.Dataset, tmp_path) -> None:
     ds.to_netcdf(tmp_path / "i.nc")
     with xr.open_dataset(tmp_path / "i.nc") as back:
         xr.testing.assert_identical(back.load(), ds)
-        assert plot_quadruplets(back, tmp_path / "quad.png").stat().st_size > 0
+        (quad,) = quadruplets(back, tmp_path / "quad.png")
+        assert quad.stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -113,7 +164,7 @@ def test_image_onsets_rules() -> None:
     frac = np.array([[0.0, 0.0, 0.0, 0.1, 0.5], [0.0, 0.0, 0.0, 0.02, 0.4]])
     se = np.full((2, 5), 0.02)
     out = image_onsets(steps, [(0, 1)], cos, loss, frac, se, np.zeros(2), nn, np.array([1.0, 1.0]))
-    got = {k: np.asarray(v[1], dtype=float).tolist() for k, v in out.items()}
+    got = {k: np.asarray(v, dtype=float).tolist() for k, v in out.items()}
     assert got["tau_images"] == [100.0]
     assert got["tau_cos"] == [1000.0]  # argmin over 100..2000, not the garbage minimum at 1
     assert got["tau_test"] == [1000.0]
@@ -123,7 +174,7 @@ def test_image_onsets_rules() -> None:
     never = image_onsets(
         steps, [(0, 1)], cos, loss, frac, se, np.zeros(2), nn * 100, np.array([1.0, 1.0])
     )
-    assert np.isnan(never["tau_images"][1]).all() and np.isnan(never["tau_cos"][1]).all()
+    assert np.isnan(never["tau_images"]).all() and np.isnan(never["tau_cos"]).all()
 
 
 def test_vector_onsets_rules() -> None:
@@ -151,4 +202,4 @@ def test_vector_onsets_rules() -> None:
         "tau_test": [100],
     }
     for name, values in expected.items():
-        np.testing.assert_array_equal(out[name][1], np.array(values, dtype=float), err_msg=name)
+        np.testing.assert_array_equal(out[name], np.array(values, dtype=float), err_msg=name)

@@ -128,3 +128,19 @@ def test_missing_cf_attrs_and_describe() -> None:
     assert "n_train = [125, 250, 500]" in text
     mean = ds["tau_bias"].sel(n_train=250).values.mean()
     assert f"n_train=250: tau_bias={mean:.0f}±" in text
+
+
+def test_cell_attrs_are_acdd_complete_and_free_of_wall_clock() -> None:
+    import xarray as xr
+
+    from physgen.io import add_provenance, cell_attrs, cf_attrs
+
+    a = cell_attrs('{"x": 1}', "a title", "a summary", {"rule": "learned", "flag": False})
+    assert a == cell_attrs('{"x": 1}', "a title", "a summary", {"rule": "learned", "flag": False})
+    assert "ACDD-1.3" in a["Conventions"] and a["summary"] == "a summary" and a["keywords"]
+    assert a["physgen_rule"] == "learned" and a["physgen_flag"] == 0
+    assert "date_created" not in a and "history" not in a
+    ds = xr.Dataset({"v": ("x", [1.0], cf_attrs("v", "a value"))}, attrs=a)
+    out = add_provenance(ds, '{"x": 1}', title="merged")
+    assert out.attrs["summary"] == "a summary" and out.attrs["date_created"]
+    assert out.v.attrs == {"long_name": "v", "units": "1", "description": "a value"}

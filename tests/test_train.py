@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +13,17 @@ from physgen.config import TrainConfig
 from physgen.diffusion import Schedule
 from physgen.errors import PhysgenError
 from physgen.nets import MLPDenoiser, NetDenoiser, SequenceTransformer
-from physgen.train import checkpoint_steps, load_checkpoint, lr_factors, save_checkpoint, train
+from physgen.train import (
+    ExponentialMovingAverage,
+    checkpoint_steps,
+    checkpoints_of,
+    init_weight,
+    load_checkpoint,
+    lr_factors,
+    ratio_subset,
+    save_checkpoint,
+    train,
+)
 
 torch.set_num_threads(1)
 SCHEDULE = Schedule.linear(100)
@@ -103,7 +114,9 @@ def test_ema_equals_manual_average():
         seed=3,
         callback=lambda s, d: raw.append(_state(d.net)),
     )
-    res = train(_net(2), _tokens(16), SCHEDULE, _cfg(steps=steps, ema_decay=decay), seed=3)
+    res = train(
+        _net(2), _tokens(16), SCHEDULE, _cfg(steps=steps, ema_decay=decay, ema_warmup=False), seed=3
+    )
     for k in init:
         avg = init[k].double()
         for w in raw:
@@ -235,3 +248,153 @@ def test_transformer_learns_the_tree_beyond_the_root_only_oracle():
     )
     assert curve[0] > 5 * root_only
     assert curve[-1] < 0.9 * root_only
+
+
+class _Scalar(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.theta = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+
+def _averaged(thetas: np.ndarray, decay: float, warmup: bool) -> float:
+    """Feed θ_0, θ_1, …, θ_S to the average; returns θ̄_S."""
+    net = _Scalar()
+    with torch.no_grad():
+        net.theta.fill_(thetas[0])
+    ema = ExponentialMovingAverage(net, decay, warmup)
+    for value in thetas[1:]:
+        with torch.no_grad():
+            net.theta.fill_(value)
+        ema.update()
+    return float(ema.module.theta)
+
+
+def test_ema_warmup_equals_telescoped_closed_form():
+    # cap inactive (S = 60 < (10γ-1)/(1-γ)): w_0 = 10!(S+1)!/(S+10)!,
+    # w_k = 9 (k+2)…(k+9) / ((S+2)…(S+10)) for k ≥ 1
+    S = 60
+    thetas = np.random.default_rng(0).standard_normal(S + 1)
+    k = np.arange(1, S + 1)
+    w = 9 * np.prod([k + i for i in range(2, 10)], axis=0) / np.prod([S + i for i in range(2, 11)])
+    w0 = math.factorial(10) * math.factorial(S + 1) / math.factorial(S + 10)
+    assert w0 + w.sum() == pytest.approx(1.0, rel=1e-12)
+    expected = w0 * thetas[0] + w @ thetas[1:]
+    assert _averaged(thetas, 0.9999, True) == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    assert init_weight(np.array([S]), 0.9999)[0] == pytest.approx(w0, rel=1e-9)
+    np.testing.assert_array_equal(init_weight(np.array([0, 5]), 0.0), [1.0, 0.0])
+
+
+@pytest.mark.parametrize("warmup", [True, False])
+def test_ema_equals_weighted_sum_with_cap(warmup):
+    # γ = 0.9: the warm-up reaches the cap at s = 81, so S = 200 covers both regimes
+    S, decay = 200, 0.9
+    thetas = np.random.default_rng(1).standard_normal(S + 1)
+    s = np.arange(1, S + 1)
+    g = np.minimum(decay, (1 + s) / (10 + s)) if warmup else np.full(S, decay)
+    # w_k = (1 - γ_k) Π_{j>k} γ_j, with γ_0 ≡ 0 for the initial weights
+    w = np.array([(1 - (g[k - 1] if k else 0.0)) * np.prod(g[k:]) for k in range(S + 1)])
+    assert _averaged(thetas, decay, warmup) == pytest.approx(w @ thetas, rel=1e-12)
+    assert init_weight(np.array([0, S]), decay, warmup) == pytest.approx([1.0, w[0]], rel=1e-9)
+    # the warm-up removes the initialisation: Π γ_s ≈ 10!·81!/90! · 0.9^120 ≈ 1e-14
+    assert w[0] < 1e-13 if warmup else w[0] == pytest.approx(decay**S)
+
+
+def test_on_checkpoint_gets_raw_and_average():
+    seen: dict[str, list] = {"ema": [], "raw": []}
+
+    def record(step, dens):
+        assert set(dens) == {"ema", "raw"}
+        for name, den in dens.items():
+            seen[name].append(_state(den.net))
+
+    cfg = _cfg(ema_decay=0.9, eval_weights=("raw", "ema"), n_checkpoints=3)
+    res = train(_net(4), _tokens(16), SCHEDULE, cfg, seed=0, on_checkpoint=record)
+    assert res.denoisers["raw"].net is res.net and res.denoisers["ema"].net is res.ema
+    assert len(seen["raw"]) == len(seen["ema"]) == res.steps.size
+    for k, v in res.net.state_dict().items():
+        torch.testing.assert_close(seen["raw"][-1][k], v)
+        torch.testing.assert_close(seen["ema"][-1][k], res.ema.state_dict()[k])
+    assert not torch.equal(res.net.output.weight, res.ema.output.weight)
+    # no average: the "ema" weights are the raw ones (the average of horizon 0)
+    res0 = train(_net(4), _tokens(16), SCHEDULE, _cfg(eval_weights=("ema", "raw")), seed=0)
+    assert res0.denoisers["ema"] is res0.denoisers["raw"]
+
+
+@pytest.mark.parametrize(
+    ("steps", "n", "ratio", "window"),
+    [
+        (6000, 25, 1.3, None),
+        (6000, 25, 1.3, (300, 6000)),
+        (3000, 5, 1.2, (100, 1000)),
+        (10, 2, 1.3, None),
+    ],
+)
+def test_checkpoint_ratio_cap(steps, n, ratio, window):
+    c = checkpoint_steps(steps, n, ratio, window)
+    base = checkpoint_steps(steps, n)
+    assert c[0] == 1 and c[-1] == steps and np.all(np.diff(c) > 0)
+    lo, hi = window or (1, steps)
+    assert set(base[(base <= lo) | (base >= hi)]) <= set(c)  # outside the window: untouched
+    assert lo in c and hi in c
+    gaps = (c[:-1] >= lo) & (c[1:] <= hi)  # every gap inside the window
+    assert np.all((c[1:][gaps] / c[:-1][gaps] <= ratio) | (np.diff(c)[gaps] == 1))
+    # a plain geometric grid at the cap would need about this many; the fill is not wasteful
+    assert c.size <= base.size + np.log(hi / max(lo, 1)) / np.log(ratio) + 3
+
+
+def test_checkpoints_of_config():
+    cfg = TrainConfig(
+        steps=6000, n_checkpoints=10, checkpoint_ratio=1.3, checkpoint_window=(500, 6000)
+    )
+    np.testing.assert_array_equal(checkpoints_of(cfg), checkpoint_steps(6000, 10, 1.3, (500, 6000)))
+    np.testing.assert_array_equal(checkpoints_of(TrainConfig()), checkpoint_steps(6000, 25))
+    with pytest.raises(PhysgenError, match="max_ratio"):
+        checkpoint_steps(100, 5, 0.9)
+
+
+@pytest.mark.parametrize(
+    ("train_cfg", "key"),
+    [
+        ({"eval_weights": ["ema", "ema"]}, "train.eval_weights"),
+        ({"eval_weights": []}, "train.eval_weights"),
+        ({"eval_weights": ["best"]}, "train.eval_weights"),
+        ({"checkpoint_ratio": 0.5}, "train.checkpoint_ratio"),
+        ({"checkpoint_window": [100]}, "train.checkpoint_window"),
+        ({"steps": 500, "checkpoint_window": [100, 600]}, "train.checkpoint_window"),
+        ({"ema_warmup": 1}, "train.ema_warmup"),
+    ],
+)
+def test_averaging_and_checkpoint_keys_validated(train_cfg, key):
+    from physgen.config import ExperimentConfig
+    from physgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        ExperimentConfig.from_dict({"train": train_cfg})
+
+
+@pytest.mark.parametrize("ratio", [1.3, 2.0, 4.0])
+def test_ratio_subset_brackets_within_the_ratio(ratio):
+    steps = checkpoint_steps(6000, 25, 1.3)
+    mask = ratio_subset(steps, ratio, start=60)
+    chosen = steps[mask]
+    assert chosen[-1] == 6000 and chosen[0] <= 60
+    gaps = chosen[1:] / chosen[:-1]
+    # within the ratio, or the two are neighbours on the grid
+    idx = np.flatnonzero(mask)
+    assert np.all((gaps <= ratio) | (np.diff(idx) == 1))
+    # sparsest: dropping any inner member breaks the cap
+    for k in range(1, chosen.size - 1):
+        assert chosen[k + 1] / chosen[k - 1] > ratio
+    with pytest.raises(PhysgenError, match="max_ratio"):
+        ratio_subset(steps, 1.0)
+
+
+def test_sample_ratio_key_validated():
+    from physgen.config import ExperimentConfig
+    from physgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"metrics\.sample_ratio"):
+        ExperimentConfig.from_dict({"metrics": {"sample_ratio": 0.5}})
+    assert (
+        ExperimentConfig.from_dict({"metrics": {"sample_ratio": 2.0}}).metrics.sample_ratio == 2.0
+    )

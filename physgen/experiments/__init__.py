@@ -2,15 +2,19 @@
 
 :func:`run_experiment` is the sweep cell of physgen: a pure function of an
 :class:`~physgen.config.ExperimentConfig` returning an :class:`xarray.Dataset` of every curve over
-training checkpoints (``step``) and the onsets ``tau_bias``, ``tau_test``, ``tau_nn``,
-``tau_mem``, with CF attributes and the configuration in the global attributes (see
-:mod:`physgen.experiments.schema`). The same configuration gives the same arrays on the CPU.
+training checkpoints (dim ``checkpoint``, with the optimiser ``step`` as a coordinate) and the
+onsets, with CF attributes and the configuration in the global attributes (the variables are
+declared in :mod:`physgen.experiments.schema`, table in docs/variables.md). The same
+configuration gives the same arrays on the CPU.
 
-It dispatches on the data model: token models (``vocab_size`` set) run
-:mod:`physgen.experiments.tokens`, vector models (event shape ``(d,)``)
-:mod:`physgen.experiments.vectors`, images :mod:`physgen.experiments.images`; each module exposes
-``run(cfg, *, progress=None) -> xr.Dataset``. They are imported when needed, so importing
-physgen stays light.
+The data model is built once, and the experiment is chosen by what the model provides
+(:data:`EXPERIMENTS`, the protocols of :mod:`physgen.models.base`): a token model with a tree
+oracle (:class:`~physgen.models.base.TreeModel`) runs :mod:`physgen.experiments.tree`, a vector
+model (event shape ``(d,)``) :mod:`physgen.experiments.vectors`, an image model (``(C, H, W)``)
+:mod:`physgen.experiments.images`. A model that lacks what its experiment needs is rejected
+before anything runs, with one line naming what is missing (:func:`check_model`). The skeleton
+they share is :mod:`physgen.experiments.plan`; docs/experiments.md says how to add a curve or an
+experiment.
 
 Example::
 
@@ -19,7 +23,7 @@ Example::
 
     cfg = ExperimentConfig.from_dict({"model": {"name": "tree", "depth": 3}, "data": {"n_train": 125}})
     ds = run_experiment(cfg)
-    ds.tau_bias.values, ds.tau_test.values
+    ds.tau_bias.values, ds.ladder_test.sel(level=0)
 """
 
 from __future__ import annotations
@@ -28,32 +32,60 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from physgen.errors import PhysgenError
+from physgen.errors import ConfigError
 
 if TYPE_CHECKING:
     import xarray as xr
 
     from physgen.config import ExperimentConfig
 
-__all__ = ["experiment_kind", "run_experiment"]
+__all__ = ["EXPERIMENTS", "check_model", "experiment_kind", "run_experiment"]
 
 ProgressFn = Callable[[int, int, str], None]
 
+EXPERIMENTS: dict[str, tuple[str, str]] = {
+    "tree": ("TreeModel", "TreeRecorder"),
+    "vectors": ("VectorModel", "VectorRecorder"),
+    "images": ("ImageModel", "ImageRecorder"),
+}
+"""Experiment name (module ``physgen.experiments.<name>``) → the protocol of
+:mod:`physgen.models.base` its model must satisfy and the module's
+:class:`~physgen.experiments.plan.CellRecorder` (imported when needed: importing physgen stays
+light)."""
+
 
 def experiment_kind(model: Any) -> str:
-    """``"tokens"``, ``"vectors"`` or ``"images"`` for a data model, from its ``vocab_size``
-    and ``event_shape``."""
+    """``"tree"``, ``"vectors"`` or ``"images"`` for a data model: token models (``vocab_size``
+    set) go to the tree experiment, others by the rank of their ``event_shape``."""
     if getattr(model, "vocab_size", None) is not None:
-        return "tokens"
+        return "tree"
     shape = tuple(getattr(model, "event_shape", ()))
     if len(shape) == 1:
         return "vectors"
     if len(shape) >= 2:
         return "images"
-    raise PhysgenError(
-        f"model {type(model).__name__} has event shape {shape}: an experiment needs tokens "
-        "(vocab_size set), vectors (d,) or images (C, H, W)"
+    raise ConfigError(
+        "model",
+        f"{type(model).__name__} has event shape {shape}: an experiment needs tokens "
+        "(vocab_size set), vectors (d,) or images (C, H, W)",
     )
+
+
+def check_model(model: Any) -> str:
+    """The experiment of ``model`` after checking it provides its protocol; a model that lacks
+    a member raises :class:`~physgen.errors.ConfigError` (key ``model``) naming it."""
+    from physgen.models import base
+
+    kind = experiment_kind(model)
+    protocol = EXPERIMENTS[kind][0]
+    missing = base.missing_members(model, getattr(base, protocol))
+    if missing:
+        raise ConfigError(
+            "model",
+            f"{type(model).__name__} lacks {', '.join(missing)}, needed by the {kind} "
+            f"experiment (protocol physgen.models.base.{protocol})",
+        )
+    return kind
 
 
 def run_experiment(cfg: ExperimentConfig, *, progress: ProgressFn | None = None) -> xr.Dataset:
@@ -61,20 +93,13 @@ def run_experiment(cfg: ExperimentConfig, *, progress: ProgressFn | None = None)
 
     ``progress(done, total, message)``, when given, is called after every checkpoint evaluation.
     Torch and Numba run on ``cfg.train.threads`` threads for the duration of the call (restored
-    afterwards): parallel sweep workers must not oversubscribe the cores, and Numba's thread pool
-    costs more than it saves on the small batches of an evaluation.
+    afterwards, :func:`physgen.threads.pinned_threads`).
     """
-    import numba
-    import torch
+    from physgen.experiments.plan import run_cell
+    from physgen.threads import pinned_threads
 
-    cfg.validate()
-    kind = experiment_kind(cfg.model.build())
-    module = import_module(f"physgen.experiments.{kind}")
-    saved = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(cfg.train.threads)
-    numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        return module.run(cfg, progress=progress)
-    finally:
-        torch.set_num_threads(saved[0])
-        numba.set_num_threads(saved[1])
+    model = cfg.validate()  # the one build of the model in this cell, checked against its protocol
+    kind = experiment_kind(model)
+    recorder = getattr(import_module(f"physgen.experiments.{kind}"), EXPERIMENTS[kind][1])
+    with pinned_threads(cfg.train.threads):
+        return run_cell(cfg, model, recorder, progress)

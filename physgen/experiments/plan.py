@@ -1,41 +1,53 @@
-"""What every experiment cell shares: the plan of its networks and the training loop over them.
+"""The skeleton every experiment shares: plan the networks, train them, record, assemble.
 
-A cell trains each network of its disjoint pairs and seed pairs once (a seed pair reuses the
-replicate-0 network of its split), calling an evaluation function at every log-spaced checkpoint.
-The experiment modules (:mod:`~physgen.experiments.tokens`, :mod:`~physgen.experiments.vectors`,
-:mod:`~physgen.experiments.images`) differ only in what they evaluate and record.
+A cell (:func:`run_cell`) builds nothing itself: it takes the data model built once by
+:func:`physgen.experiments.run_experiment`, plans the networks of its disjoint pairs and seed
+pairs (a seed pair reuses the replicate-0 network of its split), trains each once, calling the
+experiment's :class:`CellRecorder` at every log-spaced checkpoint, and hands the recorder's
+arrays, by name, to :func:`physgen.experiments.schema.build_dataset`, which gives them their
+declared dims and attributes. An experiment module is a :class:`CellRecorder` subclass: what it
+evaluates at a checkpoint (:meth:`CellRecorder.evaluate`) and what it returns
+(:meth:`CellRecorder.results`), each diagnostic computed by its public function in
+:mod:`physgen.metrics`.
+
+The shared pieces live here once: coupled sampling (:meth:`CellRecorder.generate`), the
+memorised fraction and its noise floor (:meth:`CellRecorder.memorisation`,
+:meth:`CellRecorder.fresh_floor`), pair averages (:func:`pair_mean`, :func:`pair_stderr`) and the
+memorisation onsets (:func:`memorisation_onsets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from physgen.config import ExperimentConfig
+from physgen.rng import stream
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = [
-    "LABEL_EVAL",
-    "LABEL_SAMPLE",
     "CellPlan",
     "CellRecorder",
     "NetworkPlan",
     "ProgressFn",
+    "memorisation_onsets",
     "network_coords",
+    "pair_mean",
+    "pair_stderr",
     "plan_cell",
     "plan_networks",
+    "run_cell",
     "sample_checkpoint_mask",
     "train_networks",
 ]
 
 ProgressFn = Callable[[int, int, str], None]
-
-# physgen.rng.spawn labels of the evaluation streams under the experiment seed (labels 1 and 2
-# are the data pool and the network seeds of physgen.data).
-LABEL_EVAL = 3
-LABEL_SAMPLE = 4
+Pairs = list[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -50,15 +62,13 @@ class NetworkPlan:
     role: str
 
 
-def plan_networks(
-    protocol: Any,
-) -> tuple[list[NetworkPlan], list[tuple[int, int]], list[tuple[int, int]]]:
+def plan_networks(protocol: Any) -> tuple[list[NetworkPlan], Pairs, Pairs]:
     """The networks of a cell (each once), its disjoint pairs and its seed pairs, from the data
     protocol's :meth:`~physgen.data.DataProtocol.pairs`. A pair is ``(index_a, index_b)`` into
     the returned networks."""
     nets: dict[tuple[int, int], NetworkPlan] = {}
-    pairs: list[tuple[int, int]] = []
-    seed_pairs: list[tuple[int, int]] = []
+    pairs: Pairs = []
+    seed_pairs: Pairs = []
     for pair in protocol.pairs():
         members = []
         for spec, role in ((pair.a, "A"), (pair.b, "B")):
@@ -87,31 +97,6 @@ def sample_checkpoint_mask(steps: np.ndarray, n_sample: int) -> np.ndarray:
     return mask
 
 
-class CellRecorder:
-    """Base of the experiments' recorders: the cell's config, model, schedule, networks and
-    checkpoint steps, the seeds of the frozen evaluation inputs and of the coupled samples, and
-    the mask of checkpoints that get the sample-based diagnostics."""
-
-    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
-        from physgen.rng import spawn
-
-        self.cfg, self.model, self.schedule = cfg, cell.model, cell.schedule
-        self.nets, self.steps = cell.nets, cell.steps
-        self.sample_mask = sample_checkpoint_mask(cell.steps, cfg.metrics.sample_checkpoints)
-        self.eval_seed = spawn(cfg.seed, LABEL_EVAL)
-        self.sample_seed = spawn(cfg.seed, LABEL_SAMPLE)
-
-    def fresh_floor(self, fresh: np.ndarray, train: np.ndarray, metric: str = "hamming") -> float:
-        """Chance level of the memorised fraction: that of ``fresh`` true samples against one
-        training split ``train``, plus two bootstrap standard errors
-        (:func:`physgen.metrics.memorisation_floor`)."""
-        from physgen.metrics import memorisation_floor, memorised_fraction
-        from physgen.rng import spawn
-
-        frac, se = memorised_fraction(fresh, train, seed=spawn(self.sample_seed, 1), metric=metric)
-        return memorisation_floor(frac, se)
-
-
 @dataclass(frozen=True)
 class CellPlan:
     """The resolved ingredients of a cell: data model, schedule, data protocol, the networks and
@@ -121,21 +106,157 @@ class CellPlan:
     schedule: Any
     protocol: Any
     nets: list[NetworkPlan]
-    pairs: list[tuple[int, int]]
-    seed_pairs: list[tuple[int, int]]
+    pairs: Pairs
+    seed_pairs: Pairs
     steps: np.ndarray
 
 
-def plan_cell(cfg: ExperimentConfig) -> CellPlan:
-    """Build the model, schedule and data protocol of ``cfg`` and plan its networks."""
+def plan_cell(cfg: ExperimentConfig, model: Any) -> CellPlan:
+    """The schedule and data protocol of ``cfg`` around the (already built) ``model``, and the
+    plan of its networks."""
     from physgen.data import DataProtocol
     from physgen.train import checkpoint_steps
 
-    model = cfg.model.build()
     protocol = DataProtocol(model, cfg.data, cfg.seed)
     nets, pairs, seed_pairs = plan_networks(protocol)
     steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
     return CellPlan(model, cfg.diffusion.build(), protocol, nets, pairs, seed_pairs, steps)
+
+
+def pair_mean(x: np.ndarray, pairs: Pairs) -> np.ndarray:
+    """Per pair, the mean of its two networks' rows of ``x`` (``(n_network, ...)``):
+    ``(n_pair, ...)``."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.array([(x[a] + x[b]) / 2 for a, b in pairs]).reshape(len(pairs), *x.shape[1:])
+
+
+def pair_stderr(se: np.ndarray, pairs: Pairs) -> np.ndarray:
+    """Per pair, the standard error of the mean of two independent estimates with standard
+    errors ``se`` (``(n_network, ...)``): :math:`\\sqrt{se_a^2 + se_b^2}/2`."""
+    se = np.asarray(se, dtype=np.float64)
+    return np.array([np.sqrt(se[a] ** 2 + se[b] ** 2) / 2 for a, b in pairs]).reshape(
+        len(pairs), *se.shape[1:]
+    )
+
+
+def memorisation_onsets(
+    steps: np.ndarray, pairs: Pairs, fraction: np.ndarray, stderr: np.ndarray, floor: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``tau_mem`` per pair (mean fraction, standard error of the mean, mean floor) and
+    ``tau_mem_net`` per network, by :func:`physgen.metrics.onsets.memorisation_onset`.
+
+    ``fraction``, ``stderr``: ``(n_network, n_checkpoint)``; ``floor``: ``(n_network,)``.
+    """
+    from physgen.metrics import memorisation_onset
+
+    floor = np.asarray(floor, dtype=np.float64)
+    return {
+        "tau_mem": np.atleast_1d(
+            memorisation_onset(
+                steps,
+                pair_mean(fraction, pairs),
+                pair_stderr(stderr, pairs),
+                pair_mean(floor, pairs)[:, None],
+            )
+        ),
+        "tau_mem_net": np.atleast_1d(memorisation_onset(steps, fraction, stderr, floor[:, None])),
+    }
+
+
+class CellRecorder:
+    """Base of the experiments: holds the cell (config, model, schedule, networks, checkpoint
+    steps), the seeds of the frozen evaluation inputs and of the coupled samples, and the mask of
+    checkpoints that get the sample-based diagnostics. Subclasses set the class attributes and
+    implement :meth:`train_data`, :meth:`evaluate` and :meth:`results`."""
+
+    experiment: ClassVar[str]
+    """Name of the experiment (``"tree"``, ``"vectors"``, ``"images"``)."""
+    title: ClassVar[str]
+    """ACDD ``title`` of the cell's file."""
+    summary: ClassVar[str]
+    """ACDD ``summary`` of the cell's file."""
+    loss: ClassVar[str]
+    """Training loss of the networks (:func:`physgen.train.train`)."""
+    sampler: ClassVar[Literal["ddpm", "respaced"]] = "ddpm"
+    """Coupled samples by ancestral DDPM on every step, or (``"respaced"``) on
+    ``metrics.sample_steps`` evenly respaced steps (DDIM with η = 1) when that is fewer than T."""
+
+    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
+        self.cfg, self.cell = cfg, cell
+        self.model, self.schedule = cell.model, cell.schedule
+        self.nets, self.pairs, self.seed_pairs = cell.nets, cell.pairs, cell.seed_pairs
+        self.steps = cell.steps
+        self.sample_mask = sample_checkpoint_mask(cell.steps, cfg.metrics.sample_checkpoints)
+        self.eval_seed = stream(cfg.seed, "evaluation")
+        self.sample_seed = stream(cfg.seed, "sampling")
+
+    # -- what an experiment implements ---------------------------------------------------------
+
+    def train_data(self, plan: NetworkPlan) -> np.ndarray:
+        """Diffusion-space training data of network ``plan``: ``(n_train, *event_shape)``."""
+        raise NotImplementedError
+
+    def evaluate(self, net: int, k: int, den: Any) -> None:
+        """Record every diagnostic of network ``net`` at checkpoint ``k`` (denoiser ``den``)."""
+        raise NotImplementedError
+
+    def results(self) -> dict[str, Any]:
+        """Every recorded array by its declared name (:mod:`physgen.experiments.schema`),
+        the experiment's own coordinates included."""
+        raise NotImplementedError
+
+    def options(self) -> dict[str, Any]:
+        """Choices recorded as ``physgen_<name>`` global attributes."""
+        return {
+            "ema_decay": self.cfg.train.ema_decay,
+            "sample_checkpoints": int(self.sample_mask.sum()),
+        }
+
+    # -- shared pieces -------------------------------------------------------------------------
+
+    def allocate(self, *names: str, **sizes: int) -> dict[str, np.ndarray]:
+        """NaN arrays for the declared variables ``names``, shaped by their declared dims:
+        ``network`` and ``checkpoint`` from the cell, any other dim from ``sizes``."""
+        from physgen.experiments.schema import VARIABLES
+
+        known = {"network": len(self.nets), "checkpoint": self.steps.size, **sizes}
+        return {n: np.full([known[d] for d in VARIABLES[n].dims], np.nan) for n in names}
+
+    def generate(self, den: Any) -> np.ndarray:
+        """``metrics.n_generate`` samples of ``den`` (diffusion space) from the cell's sampling
+        seed: every network and checkpoint sees the same ``x_T`` and noise, so the samples of two
+        networks are coupled (:func:`physgen.diffusion.coupled_sample`)."""
+        from physgen.diffusion import coupled_sample
+
+        m = self.cfg.metrics
+        shape = self.model.event_shape
+        if self.sampler == "respaced" and m.sample_steps < self.schedule.T:
+            options: dict[str, Any] = {"sampler": "ddim", "eta": 1.0, "steps": m.sample_steps}
+        else:
+            options = {"sampler": "ddpm"}
+        return coupled_sample(
+            [den], self.schedule, m.n_generate, shape, self.sample_seed, **options
+        )[0]
+
+    def memorisation(
+        self, samples: np.ndarray, train: np.ndarray, k: int, metric: str = "euclidean"
+    ) -> tuple[float, float]:
+        """Memorised fraction of ``samples`` against ``train`` and its bootstrap standard error
+        (:func:`physgen.metrics.memorised_fraction`), the bootstrap seeded per checkpoint ``k``."""
+        from physgen.metrics import memorised_fraction
+
+        seed = stream(self.sample_seed, "bootstrap", k)
+        return memorised_fraction(samples, train, seed=seed, metric=metric)  # type: ignore[arg-type]
+
+    def fresh_floor(self, fresh: np.ndarray, train: np.ndarray, metric: str = "euclidean") -> float:
+        """Chance level of the memorised fraction: that of ``fresh`` true samples against one
+        training split ``train``, plus two bootstrap standard errors
+        (:func:`physgen.metrics.memorisation_floor`)."""
+        from physgen.metrics import memorisation_floor, memorised_fraction
+
+        seed = stream(self.sample_seed, "fresh_floor")
+        frac, se = memorised_fraction(fresh, train, seed=seed, metric=metric)  # type: ignore[arg-type]
+        return float(memorisation_floor(frac, se))
 
 
 def train_networks(
@@ -171,32 +292,56 @@ def train_networks(
             data_of(plan),
             cell.schedule,
             cfg.train,
-            loss=loss,
+            loss=loss,  # type: ignore[arg-type]
             seed=plan.seed,
             callback=callback,
         )
 
 
-def network_coords(
-    steps: np.ndarray,
-    nets: list[NetworkPlan],
-    pairs: list[tuple[int, int]],
-    seed_pairs: list[tuple[int, int]],
-) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-    """The coordinates every cell shares: ``step``; ``network`` with its split, role, replicate
-    and seed; ``pair`` and ``seed_pair`` with the indices of their two networks."""
+def network_coords(cell: CellPlan) -> dict[str, np.ndarray]:
+    """The coordinates every cell shares: ``checkpoint`` with its ``step``; ``network`` with
+    its split, role, replicate and seed; ``pair`` and ``seed_pair`` with the indices of their two
+    networks."""
     i64 = np.int64
+    nets, pairs, seed_pairs = cell.nets, cell.pairs, cell.seed_pairs
     return {
-        "step": (("step",), np.asarray(steps).astype(i64)),
-        "network": (("network",), np.arange(len(nets), dtype=i64)),
-        "split": (("network",), np.array([p.split for p in nets], dtype=i64)),
-        "role": (("network",), np.array([p.role for p in nets])),
-        "replicate": (("network",), np.array([p.replicate for p in nets], dtype=i64)),
-        "net_seed": (("network",), np.array([p.seed for p in nets], dtype=i64)),
-        "pair": (("pair",), np.arange(len(pairs), dtype=i64)),
-        "pair_a": (("pair",), np.array([a for a, _ in pairs], dtype=i64)),
-        "pair_b": (("pair",), np.array([b for _, b in pairs], dtype=i64)),
-        "seed_pair": (("seed_pair",), np.arange(len(seed_pairs), dtype=i64)),
-        "seed_pair_a": (("seed_pair",), np.array([a for a, _ in seed_pairs], dtype=i64)),
-        "seed_pair_b": (("seed_pair",), np.array([b for _, b in seed_pairs], dtype=i64)),
+        "checkpoint": np.arange(cell.steps.size, dtype=i64),
+        "step": np.asarray(cell.steps).astype(i64),
+        "network": np.arange(len(nets), dtype=i64),
+        "split": np.array([p.split for p in nets], dtype=i64),
+        "role": np.array([p.role for p in nets]),
+        "replicate": np.array([p.replicate for p in nets], dtype=i64),
+        "net_seed": np.array([p.seed for p in nets], dtype=i64),
+        "pair": np.arange(len(pairs), dtype=i64),
+        "pair_a": np.array([a for a, _ in pairs], dtype=i64),
+        "pair_b": np.array([b for _, b in pairs], dtype=i64),
+        "seed_pair": np.arange(len(seed_pairs), dtype=i64),
+        "seed_pair_a": np.array([a for a, _ in seed_pairs], dtype=i64),
+        "seed_pair_b": np.array([b for _, b in seed_pairs], dtype=i64),
     }
+
+
+def run_cell(
+    cfg: ExperimentConfig,
+    model: Any,
+    recorder: type[CellRecorder],
+    progress: ProgressFn | None = None,
+) -> xr.Dataset:
+    """Train every network of ``cfg`` on ``model``, record with ``recorder`` and return the
+    cell's Dataset (declared dims and attributes, :func:`physgen.io.cell_attrs`)."""
+    from physgen.experiments.schema import build_dataset
+    from physgen.io import cell_attrs
+
+    cell = plan_cell(cfg, model)
+    rec = recorder(cfg, cell)
+    train_networks(
+        cfg,
+        cell,
+        data_of=rec.train_data,
+        loss=rec.loss,
+        evaluate=rec.evaluate,
+        progress=progress,
+    )
+    values = {**network_coords(cell), **rec.results()}
+    attrs = cell_attrs(cfg.to_json(), rec.title, rec.summary, rec.options())
+    return build_dataset(values, attrs)

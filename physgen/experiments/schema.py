@@ -1,416 +1,1023 @@
-"""The netCDF schema of one experiment (one sweep cell): variable attributes and Dataset builders.
+"""The declaration of every variable an experiment records, and the Dataset built from it.
 
-Every variable and coordinate an experiment emits carries CF-style attributes ``long_name``,
-``units`` (``"1"`` when dimensionless, ``"nat"`` for information quantities in natural log,
-``"step"`` for counts of optimiser steps) and ``description``. They live in one registry,
-:data:`VARIABLES`, so that every experiment module (tokens, vectors, images) names the same
-quantity the same way; a module adds its own entries with :func:`register_variables`.
+Each variable (data variable or coordinate) is declared **once** in :data:`VARIABLES` as a
+:class:`Variable`: its name, its dimensions, its CF attributes (``long_name``, ``units``,
+``description``), the experiments that record it and the public function that computes it. Everything
+else is derived from these declarations:
 
-:func:`build_dataset` assembles an :class:`xarray.Dataset` from plain arrays, attaches the
-attributes (an unregistered name is an error, so nothing leaves physgen undocumented) and the
-global attributes of :func:`global_attrs`: ``config_json`` (the fully resolved configuration),
-``config_sha256`` and the options physgen adds on top of the paper (``physgen_*``). All
-attributes are netCDF-safe: strings, ints and floats only (booleans are stored as 0/1, mappings
-as JSON strings), checked by :func:`check_netcdf_safe`. A cell's output holds no wall-clock
-quantity, so the same configuration gives an identical Dataset.
+* :func:`build_dataset` takes plain arrays by name and gives them their declared dimensions and
+  attributes (an undeclared name, or an array whose rank does not match its dimensions, is an
+  error), so a file's layout does not depend on the grid;
+* :func:`reserved_dims` are the dimension names a sweep axis cannot take
+  (:data:`physgen.sweep.spec.RESERVED_DIMS`);
+* :func:`variables_markdown` is the table of ``docs/variables.md`` (a test keeps it up to date).
+
+Units are UDUNITS strings: ``"1"`` for every quantity physgen records — nats (information in
+natural-log units), counts, diffusion steps and training steps are dimensionless numbers, so the
+meaning lives in ``long_name`` and ``description`` (:data:`physgen.io.DIMENSIONLESS`).
+
+Dimensions: ``network`` (a trained network of the cell), ``checkpoint`` (a training checkpoint,
+with its optimiser ``step`` as a coordinate over it), ``pair`` and ``seed_pair``, ``level``
+(filtering level k = 0..L, integer labels), and the per-experiment grids (``t``, ``nn_bin``,
+``uturn_t``, ``score_t``, ``clone_t``, ``ou_time``, ``eps_t``, ``show``, ``channel``, ``height``,
+``width``).
+
+Adding a curve: declare it here (name, dims, long_name, description, ``computed_by`` naming the
+public function that computes it, ``experiments``), compute it in the experiment by calling that
+function, and hand the array to :func:`build_dataset` under its name; then regenerate
+``docs/variables.md`` (see docs/experiments.md).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
-from physgen.config import ExperimentConfig
 from physgen.errors import PhysgenError
+from physgen.io import DIMENSIONLESS, check_netcdf_safe
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = [
+    "EXPERIMENTS",
     "VARIABLES",
-    "VarSpec",
+    "Variable",
     "build_dataset",
-    "check_netcdf_safe",
-    "global_attrs",
-    "register_variables",
+    "experiment_variables",
+    "reserved_dims",
     "variable_attrs",
+    "variables_markdown",
 ]
 
-REFERENCES = (
-    "Garnier-Brun et al., Biased Generalization in Diffusion Models, arXiv:2603.03469; "
-    "Garnier-Brun et al., arXiv:2408.15138; Bonnaire et al., arXiv:2505.17638"
-)
+EXPERIMENTS = ("tree", "vectors", "images")
+"""The experiments of :mod:`physgen.experiments`, by the model protocol they require."""
 
 
 @dataclass(frozen=True)
-class VarSpec:
-    """CF-style attributes of one variable or coordinate."""
+class Variable:
+    """One recorded variable: name, dims, CF attributes, whether it is a coordinate, the
+    experiments that record it and the public function that computes it (dotted path; empty for
+    bookkeeping coordinates)."""
 
+    name: str
+    dims: tuple[str, ...]
     long_name: str
-    units: str
     description: str
+    experiments: tuple[str, ...]
+    computed_by: str = ""
+    coordinate: bool = False
+    units: str = DIMENSIONLESS
 
     def attrs(self) -> dict[str, str]:
+        """The CF attributes ``long_name``, ``units``, ``description``."""
         return {"long_name": self.long_name, "units": self.units, "description": self.description}
 
 
-def _v(long_name: str, units: str, description: str) -> VarSpec:
-    return VarSpec(long_name, units, description)
-
-
+_ALL = EXPERIMENTS
+_T, _V, _I = ("tree",), ("vectors",), ("images",)
+_VI = ("vectors", "images")
+_NATS = " In nats (natural-log information units)."
+_STEPS = " A training step (optimiser steps); NaN when not reached inside the run."
 _PAIR_MEAN = " Pair-level: computed from the average of the pair's two networks' curves."
+_NC = ("network", "checkpoint")
+_M = "physgen.metrics."
+_D = (
+    " Mean over inputs and coordinates of the squared difference of the noise predictions"
+    " eps = (x_t - sqrt(alpha_bar) x0_hat) / sqrt(1 - alpha_bar), on the frozen noised test"
+    " points at each score_t."
+)
 
-VARIABLES: dict[str, VarSpec] = {
-    # ---- coordinates -------------------------------------------------------------------------
-    "step": _v("training step", "step", "Optimiser step of the checkpoint (log-spaced, 1-based)."),
-    "network": _v("network index", "1", "Index of a trained network of this cell."),
-    "split": _v(
+
+def _coord(
+    name: str, dims: tuple[str, ...], long_name: str, description: str, exps: tuple[str, ...]
+) -> Variable:
+    return Variable(name, dims, long_name, description, exps, coordinate=True)
+
+
+def _var(
+    name: str,
+    dims: tuple[str, ...],
+    long_name: str,
+    description: str,
+    exps: tuple[str, ...],
+    computed_by: str,
+) -> Variable:
+    return Variable(name, dims, long_name, description, exps, computed_by)
+
+
+_DECLARATIONS: tuple[Variable, ...] = (
+    # ---- coordinates every experiment shares ---------------------------------------------------
+    _coord(
+        "checkpoint",
+        ("checkpoint",),
+        "checkpoint index",
+        "Index of a training checkpoint (0 = first); its optimiser step is the coordinate step.",
+        _ALL,
+    ),
+    _coord(
+        "step",
+        ("checkpoint",),
+        "training step",
+        "Optimiser step of the checkpoint (log-spaced, 1-based; a count of optimiser steps).",
+        _ALL,
+    ),
+    _coord(
+        "network", ("network",), "network index", "Index of a trained network of this cell.", _ALL
+    ),
+    _coord(
+        "split",
+        ("network",),
         "training split",
-        "1",
         "Index of the disjoint training split (data protocol block) the network trained on.",
+        _ALL,
     ),
-    "role": _v(
+    _coord(
+        "role",
+        ("network",),
         "network role",
-        "1",
-        "'A' or 'B' for the two members of a disjoint pair, 'seed' for the second replicate of a "
-        "same-split seed pair (its partner is the replicate-0 network of that split).",
+        "'A' or 'B' for the two members of a disjoint "
+        "pair, 'seed' for the second replicate of a same-split seed pair (its partner is the "
+        "replicate-0 network of that split).",
+        _ALL,
     ),
-    "replicate": _v(
-        "replicate", "1", "Replicate (seed) index of the network on its split (0 = pair member)."
+    _coord(
+        "replicate",
+        ("network",),
+        "replicate",
+        "Replicate (seed) index of the network on its split (0 = pair member).",
+        _ALL,
     ),
-    "net_seed": _v("network seed", "1", "Seed of the network's initialisation and batches."),
-    "pair": _v("disjoint pair index", "1", "Index of a pair (A, B) trained on disjoint splits."),
-    "pair_a": _v("network A of pair", "1", "Network index of the pair's member A."),
-    "pair_b": _v("network B of pair", "1", "Network index of the pair's member B."),
-    "seed_pair": _v(
-        "seed pair index", "1", "Index of a pair of networks trained on one split with two seeds."
+    _coord(
+        "net_seed",
+        ("network",),
+        "network seed",
+        "Seed of the network's initialisation and batches.",
+        _ALL,
     ),
-    "seed_pair_a": _v("first network of seed pair", "1", "Network index of the first seed."),
-    "seed_pair_b": _v("second network of seed pair", "1", "Network index of the second seed."),
-    "level": _v(
+    _coord(
+        "pair",
+        ("pair",),
+        "disjoint pair index",
+        "Index of a pair (A, B) trained on disjoint splits.",
+        _ALL,
+    ),
+    _coord("pair_a", ("pair",), "network A of pair", "Network index of the pair's member A.", _ALL),
+    _coord("pair_b", ("pair",), "network B of pair", "Network index of the pair's member B.", _ALL),
+    _coord(
+        "seed_pair",
+        ("seed_pair",),
+        "seed pair index",
+        "Index of a pair of networks trained on one split with two seeds.",
+        _ALL,
+    ),
+    _coord(
+        "seed_pair_a",
+        ("seed_pair",),
+        "first network of seed pair",
+        "Network index of the first seed.",
+        _ALL,
+    ),
+    _coord(
+        "seed_pair_b",
+        ("seed_pair",),
+        "second network of seed pair",
+        "Network index of the second seed.",
+        _ALL,
+    ),
+    # ---- tree experiment coordinates ------------------------------------------------------------
+    _coord(
+        "level",
+        ("level",),
         "filtering level k",
-        "1",
-        "Filtering level k of the oracle BP_k (k = 0 exact tree, k = L root-mediated "
-        "correlations only); for validity, the tree level d of the parent nodes (0 = root).",
+        "Filtering level k of the oracle BP_k (k = 0 "
+        "exact tree, k = L root-mediated correlations only); for validity, the tree level d of "
+        "the parent nodes (0 = root). Integer labels 0..L; a merged sweep over depths spans "
+        "0..max L with NaN data beyond a cell's own depth.",
+        _T,
     ),
-    "t": _v("diffusion step", "1", "Diffusion step t of the KL-along-time curves (t = 0 clean)."),
-    "t_frac": _v("diffusion time fraction", "1", "t / T for the diffusion step t."),
-    "nn_bin": _v(
+    _coord(
+        "kl_t",
+        ("kl_t",),
+        "diffusion step",
+        "Diffusion step t of the KL-along-time curves (t = 0 clean).",
+        _T,
+    ),
+    _coord("kl_t_frac", ("kl_t",), "diffusion time fraction", "kl_t / T.", _T),
+    _coord(
+        "nn_bin",
+        ("nn_bin",),
         "nearest-neighbour distance bin",
-        "1",
-        "Left edge of the Hamming-distance bin [d, d + 1) of the NN histograms (in tokens).",
+        "Hamming distance d (in tokens) of the bin [d - 1/2, d + 1/2) of the NN histograms.",
+        _T,
     ),
-    "uturn_t": _v("U-turn start step", "1", "Diffusion step to which a U-turn noises a sequence."),
-    "uturn_t_frac": _v("U-turn start time fraction", "1", "uturn_t / T."),
-    # ---- losses ------------------------------------------------------------------------------
-    "train_loss": _v(
+    _coord(
+        "uturn_t",
+        ("uturn_t",),
+        "U-turn start step",
+        "Diffusion step to which a U-turn noises a sequence.",
+        _T,
+    ),
+    _coord("uturn_t_frac", ("uturn_t",), "U-turn start time fraction", "uturn_t / T.", _T),
+    # ---- tree: losses ---------------------------------------------------------------------------
+    _var(
+        "train_loss",
+        _NC,
         "training loss",
-        "nat",
-        "Per-token cross-entropy on the network's own training split with (t, noise) drawn once "
-        "per sequence (t ~ U{1..T}) and frozen across checkpoints.",
+        "Per-token cross-entropy on the network's own "
+        "training split with (t, noise) drawn once per sequence (t ~ U{1..T}) and frozen across "
+        "checkpoints." + _NATS,
+        _T,
+        _M + "losses.denoising_loss",
     ),
-    "test_loss": _v(
+    _var(
+        "test_loss",
+        _NC,
         "test loss",
-        "nat",
-        "Per-token cross-entropy on held-out test sequences with frozen (t, noise), "
-        "t ~ U{1..T}. Its argmin is tau_test.",
+        "Per-token cross-entropy on held-out test sequences with "
+        "frozen (t, noise), t ~ U{1..T}. Its argmin is tau_test." + _NATS,
+        _T,
+        _M + "losses.denoising_loss",
     ),
-    "bayes_test_loss": _v(
+    _var(
+        "bayes_test_loss",
+        (),
         "Bayes test loss",
-        "nat",
-        "The test loss of the exact BP denoiser on the same frozen inputs: the floor no network "
-        "can beat in expectation.",
+        "The test loss of the exact BP denoiser on the "
+        "same frozen inputs: the floor no network can beat in expectation." + _NATS,
+        _T,
+        _M + "losses.denoising_loss",
     ),
-    # ---- score-level diagnostics at t_frac ----------------------------------------------------
-    "ladder_test": _v(
+    # ---- tree: score-level diagnostics at t_frac -------------------------------------------------
+    _var(
+        "ladder_test",
+        (*_NC, "level"),
         "model-oracle ladder on test inputs",
-        "nat",
-        "D_k = E KL(BP_k(x_t) || model(x_t)), summed over tokens and symbols, averaged over "
-        "frozen noised test sequences at t = t_frac T.",
+        "D_k = E KL(BP_k("
+        "x_t) || model(x_t)), summed over tokens and symbols, averaged over frozen noised test "
+        "sequences at t = t_frac T." + _NATS,
+        _T,
+        _M + "oracle.oracle_ladder",
     ),
-    "ladder_train": _v(
+    _var(
+        "ladder_train",
+        (*_NC, "level"),
         "model-oracle ladder on training inputs",
-        "nat",
-        "D_k as ladder_test, on the network's own training sequences.",
+        "D_k as ladder_test, on the network's own training sequences." + _NATS,
+        _T,
+        _M + "oracle.oracle_ladder",
     ),
-    "oracle_ladder": _v(
+    _var(
+        "oracle_ladder",
+        ("level",),
         "oracle-oracle ladder",
-        "nat",
-        "E KL(BP_0(x_t) || BP_k(x_t)) on the frozen test inputs at t = t_frac T. Its value at "
-        "k = L is the threshold of the 'learned' bias rule.",
+        "E KL(BP_0(x_t) || BP_k(x_t)) on "
+        "the frozen test inputs at t = t_frac T. Its value at k = L is the threshold of the "
+        "'learned' bias rule." + _NATS,
+        _T,
+        _M + "oracle.oracle_gaps",
     ),
-    "split_divergence": _v(
+    _var(
+        "split_divergence",
+        ("pair", "checkpoint"),
         "sample-split divergence S",
-        "nat",
-        "S = E KL(model_A(x_t) || model_B(x_t)) on the shared frozen test inputs at "
-        "t = t_frac T for the networks of a disjoint pair. Its argmin is tau_bias.",
+        "S = E KL("
+        "model_A(x_t) || model_B(x_t)) on the shared frozen test inputs at t = t_frac T for the "
+        "networks of a disjoint pair. Its argmin is tau_bias." + _NATS,
+        _T,
+        _M + "divergence.denoiser_divergence",
     ),
-    "seed_divergence": _v(
+    _var(
+        "seed_divergence",
+        ("seed_pair", "checkpoint"),
         "seed-noise divergence",
-        "nat",
-        "The sample-split divergence for two seeds trained on one split: the baseline of S.",
+        "The "
+        "sample-split divergence for two seeds trained on one split: the baseline of S." + _NATS,
+        _T,
+        _M + "divergence.denoiser_divergence",
     ),
-    "learned": _v(
+    _var(
+        "learned",
+        _NC,
         "learned beyond root-only oracle",
-        "1",
-        "1 where the network's D_0 on test inputs is below KL(BP_0 || BP_L) (it has learned "
-        "correlations beyond the root-only oracle), else 0.",
+        "1 where the network's D_0 on test "
+        "inputs is below KL(BP_0 || BP_L) (it has learned correlations beyond the root-only "
+        "oracle), else 0.",
+        _T,
+        _M + "oracle.learned_beyond_root",
     ),
-    # ---- KL along diffusion time --------------------------------------------------------------
-    "kl_oracle_time": _v(
+    # ---- tree: KL along diffusion time ----------------------------------------------------------
+    _var(
+        "kl_oracle_time",
+        ("level", "kl_t"),
         "oracle KL along diffusion time",
-        "nat",
-        "E KL(BP_0(x_t) || BP_k(x_t)) at each diffusion step t on noised test sequences.",
+        "E KL(BP_0(x_t) || BP_k(x_t)) at each diffusion step t on noised test sequences." + _NATS,
+        _T,
+        _M + "divergence.kl_along_time",
     ),
-    "kl_model_time": _v(
+    _var(
+        "kl_model_time",
+        (*_NC, "kl_t"),
         "model KL along diffusion time",
-        "nat",
-        "E KL(BP_0(x_t) || model(x_t)) at each diffusion step t on noised test sequences "
-        "(sample checkpoints only; NaN elsewhere).",
+        "E KL(BP_0(x_t) || "
+        "model(x_t)) at each diffusion step t on noised test sequences (sample checkpoints "
+        "only; NaN elsewhere)." + _NATS,
+        _T,
+        _M + "divergence.kl_along_time",
     ),
-    # ---- loss decomposition ------------------------------------------------------------------
-    "loss_total_train": _v(
+    # ---- tree: loss decomposition ---------------------------------------------------------------
+    _var(
+        "loss_total_train",
+        _NC,
         "loss at loss_t_frac on training data",
-        "nat",
-        "Per-token cross-entropy l = l* + l~ at t = loss_t_frac T, training split (Eq. 4).",
+        "Per-token cross-entropy l = l* + l~ at t = loss_t_frac T, training split (Eq. 4)." + _NATS,
+        _T,
+        _M + "losses.loss_decomposition",
     ),
-    "loss_exact_train": _v(
+    _var(
+        "loss_exact_train",
+        _NC,
         "distillation loss on training data",
-        "nat",
-        "l* = -BP_0(x_t)^T log model(x_t) per token at t = loss_t_frac T, training split.",
+        "l* = -BP_0(x_t)^T log model(x_t) per token at t = loss_t_frac T, training split." + _NATS,
+        _T,
+        _M + "losses.loss_decomposition",
     ),
-    "loss_excess_train": _v(
+    _var(
+        "loss_excess_train",
+        _NC,
         "excess loss on training data",
-        "nat",
-        "l~ = -(x0 - BP_0(x_t))^T log model(x_t) per token at t = loss_t_frac T, training "
-        "split; a decrease below 0 is fitting of the individual training samples.",
+        "l~ = -(x0 - BP_0(x_t))^T log "
+        "model(x_t) per token at t = loss_t_frac T, training split; a decrease below 0 is "
+        "fitting of the individual training samples." + _NATS,
+        _T,
+        _M + "losses.loss_decomposition",
     ),
-    "loss_total_test": _v(
+    _var(
+        "loss_total_test",
+        _NC,
         "loss at loss_t_frac on test data",
-        "nat",
-        "As loss_total_train, on held-out test sequences.",
+        "As loss_total_train, on held-out test sequences." + _NATS,
+        _T,
+        _M + "losses.loss_decomposition",
     ),
-    "loss_exact_test": _v(
+    _var(
+        "loss_exact_test",
+        _NC,
         "distillation loss on test data",
-        "nat",
-        "As loss_exact_train, on held-out test sequences.",
+        "As loss_exact_train, on held-out test sequences." + _NATS,
+        _T,
+        _M + "losses.loss_decomposition",
     ),
-    "loss_excess_test": _v(
+    _var(
+        "loss_excess_test",
+        _NC,
         "excess loss on test data",
-        "nat",
-        "As loss_excess_train, on held-out test sequences (zero in expectation).",
+        "As loss_excess_train, on held-out test sequences (zero in expectation)." + _NATS,
+        _T,
+        _M + "losses.loss_decomposition",
     ),
-    "membership_auc": _v(
+    _var(
+        "membership_auc",
+        _NC,
         "membership-inference AUC",
-        "1",
-        "AUC of the attack 'lower loss at t = loss_t_frac T => training member' separating the "
-        "training split from test sequences (0.5 = no leak, 1 = perfect).",
+        "AUC of the attack 'lower loss at "
+        "t = loss_t_frac T => training member' separating the training split from test "
+        "sequences (0.5 = no leak, 1 = perfect).",
+        _T,
+        _M + "privacy.membership_auc",
     ),
-    # ---- samples -----------------------------------------------------------------------------
-    "nn_hist_gen": _v(
+    # ---- tree: samples --------------------------------------------------------------------------
+    _var(
+        "nn_hist_gen",
+        (*_NC, "nn_bin"),
         "NN distance histogram of generated samples",
-        "1",
-        "Fraction of the coupled generated samples whose Hamming distance to the nearest "
-        "sequence of the network's training split falls in each bin (sample checkpoints only).",
+        "Fraction "
+        "of the coupled generated samples whose Hamming distance to the nearest sequence of the "
+        "network's training split falls in each bin (sample checkpoints only).",
+        _T,
+        _M + "neighbours.nn_histogram",
     ),
-    "nn_hist_test": _v(
+    _var(
+        "nn_hist_test",
+        ("network", "nn_bin"),
         "NN distance histogram of fresh samples",
-        "1",
         "The same histogram for fresh samples of the true distribution (test sequences).",
+        _T,
+        _M + "neighbours.nn_histogram",
     ),
-    "nn_divergence": _v(
+    _var(
+        "nn_divergence",
+        _NC,
         "NN divergence",
-        "nat",
-        "KL(P_gen || P_test) between the NN-distance histograms (clipped at 1e-8). Its argmin "
-        "is tau_nn.",
+        "KL(P_gen || P_test) between the NN-distance "
+        "histograms (clipped at 1e-8). Its argmin is tau_nn." + _NATS,
+        _T,
+        _M + "neighbours.nn_divergence",
     ),
-    "nn_mean_gen": _v(
+    _var(
+        "nn_mean_gen",
+        _NC,
         "mean NN distance of generated samples",
-        "1",
-        "Mean Hamming distance (tokens) of generated samples to the nearest training sequence.",
+        "Mean Hamming distance (a "
+        "count of tokens) of generated samples to the nearest training sequence.",
+        _T,
+        _M + "neighbours.hamming_nn",
     ),
-    "nn_mean_test": _v(
+    _var(
+        "nn_mean_test",
+        ("network",),
         "mean NN distance of fresh samples",
-        "1",
-        "Mean Hamming distance (tokens) of fresh true samples to the nearest training sequence.",
+        "Mean Hamming "
+        "distance (a count of tokens) of fresh true samples to the nearest training sequence.",
+        _T,
+        _M + "neighbours.hamming_nn",
     ),
-    "copy_fraction": _v(
+    _var(
+        "copy_fraction",
+        _NC,
         "exact-copy fraction",
-        "1",
         "Fraction of generated samples equal to a sequence of the network's training split.",
+        _T,
+        _M + "neighbours.copy_fraction",
     ),
-    "memorised_fraction": _v(
-        "memorised fraction",
-        "1",
-        "Fraction of generated samples with gap ratio d1/d2 < 1/3 (nearest and second-nearest "
-        "training distances).",
-    ),
-    "memorised_fraction_se": _v(
-        "memorised fraction standard error",
-        "1",
-        "Bootstrap standard error of memorised_fraction.",
-    ),
-    "memorised_floor": _v(
-        "memorised fraction noise floor",
-        "1",
-        "Memorised fraction of fresh true samples against the training split: the chance level "
-        "that tau_mem must exceed.",
-    ),
-    "validity": _v(
+    _var(
+        "validity",
+        (*_NC, "level"),
         "validity per level",
-        "1",
-        "Fraction of sibling groups of generated samples that are allowed rules, per tree level "
-        "d of the parent (bottom-up parse; NaN at level L, which has no children).",
+        "Fraction of sibling groups of "
+        "generated samples that are allowed rules, per tree level d of the parent (bottom-up "
+        "parse; NaN at level L, which has no children).",
+        _T,
+        "physgen.models.base.TreeModel.validity",
     ),
-    "valid_fraction": _v(
+    _var(
+        "valid_fraction",
+        _NC,
         "valid fraction",
-        "1",
         "Fraction of generated samples with non-zero probability under the true grammar.",
+        _T,
+        "physgen.models.base.TreeModel.log_prob",
     ),
-    "log_likelihood": _v(
+    _var(
+        "log_likelihood",
+        _NC,
         "log-likelihood of valid samples",
-        "nat",
-        "Mean exact log p0 of the valid generated samples (NaN when none is valid).",
+        "Mean exact log p0 of the valid generated samples (NaN when none is valid)." + _NATS,
+        _T,
+        "physgen.models.base.TreeModel.log_prob",
     ),
-    "uturn_ratio_train": _v(
+    _var(
+        "uturn_ratio_train",
+        (*_NC, "uturn_t"),
         "U-turn overlap ratio, training starts",
-        "1",
         "<overlap of model U-turns> / <overlap of BP U-turns> from the network's training "
         "sequences: noise to uturn_t, denoise back with fresh noise, overlap = fraction of "
         "tokens equal to the start.",
+        _T,
+        _M + "uturn.uturn_overlap",
     ),
-    "uturn_ratio_test": _v(
+    _var(
+        "uturn_ratio_test",
+        (*_NC, "uturn_t"),
         "U-turn overlap ratio, test starts",
-        "1",
         "As uturn_ratio_train, from held-out test sequences.",
+        _T,
+        _M + "uturn.uturn_overlap",
     ),
-    # ---- onsets ------------------------------------------------------------------------------
-    "tau_bias": _v(
+    # ---- memorisation (every experiment) --------------------------------------------------------
+    _var(
+        "memorised_fraction",
+        _NC,
+        "memorised fraction",
+        "Fraction of coupled generated samples "
+        "with gap ratio d1/d2 < 1/3 (nearest and second-nearest training distances: Hamming for "
+        "tokens, Euclidean in the diffusion space otherwise); sample checkpoints only.",
+        _ALL,
+        _M + "neighbours.memorised_fraction",
+    ),
+    _var(
+        "memorised_fraction_se",
+        _NC,
+        "memorised fraction standard error",
+        "Bootstrap standard error of memorised_fraction.",
+        _ALL,
+        _M + "neighbours.memorised_fraction",
+    ),
+    _var(
+        "memorised_floor",
+        ("network",),
+        "memorised fraction noise floor",
+        "Memorised fraction of "
+        "fresh true samples against the network's training split plus two bootstrap standard "
+        "errors: the chance level that tau_mem must exceed.",
+        _ALL,
+        _M + "onsets.memorisation_floor",
+    ),
+    # ---- onsets ---------------------------------------------------------------------------------
+    _var(
+        "tau_bias",
+        ("pair",),
         "onset of biased generalisation",
-        "step",
-        "Checkpoint step of the minimum of the pair's sample-split divergence S, restricted by "
-        "the bias rule (attr physgen_bias_rule; 'learned': both networks learned). NaN if the "
-        "minimum is not inside the run.",
+        "Checkpoint step of the minimum "
+        "of the pair's sample-split divergence S, restricted by the bias rule (attr "
+        "physgen_bias_rule; 'learned': both networks learned)." + _STEPS,
+        _T,
+        _M + "onsets.bias_onset",
     ),
-    "tau_bias_seed": _v(
+    _var(
+        "tau_bias_seed",
+        ("seed_pair",),
         "argmin of the seed-noise divergence",
-        "step",
-        "The tau_bias rule applied to a seed pair's divergence (the baseline has no bias).",
+        "The tau_bias "
+        "rule applied to a seed pair's divergence (the baseline has no bias)." + _STEPS,
+        _T,
+        _M + "onsets.bias_onset",
     ),
-    "tau_test": _v(
+    _var(
+        "tau_test",
+        ("pair",),
         "test-loss minimum",
-        "step",
-        "Checkpoint step of the minimum of the test loss (early-stopping point); NaN when the "
-        "minimum sits at the last checkpoint." + _PAIR_MEAN,
+        "Checkpoint step of the minimum of the test "
+        "loss (the test ε-MSE for vectors and images): the early-stopping point; NaN when the "
+        "minimum sits at the last checkpoint." + _STEPS + _PAIR_MEAN,
+        _ALL,
+        _M + "onsets.argmin_onset",
     ),
-    "tau_nn": _v(
+    _var(
+        "tau_nn",
+        ("pair",),
         "NN-divergence minimum",
-        "step",
-        "Sample checkpoint step of the minimum of the NN divergence; NaN when not inside the "
-        "run." + _PAIR_MEAN,
+        "Sample checkpoint step of the minimum of the NN divergence." + _STEPS + _PAIR_MEAN,
+        _T,
+        _M + "onsets.argmin_onset",
     ),
-    "tau_mem": _v(
+    _var(
+        "tau_mem",
+        ("pair",),
         "onset of memorisation",
-        "step",
-        "First sample checkpoint step at which memorised_fraction minus two standard errors "
-        "exceeds memorised_floor; NaN if never." + _PAIR_MEAN,
+        "First sample checkpoint step at which "
+        "memorised_fraction minus two standard errors exceeds memorised_floor (for a pair: the "
+        "mean fraction, the standard error of the mean and the mean floor)." + _STEPS + _PAIR_MEAN,
+        _ALL,
+        _M + "onsets.memorisation_onset",
     ),
-    "tau_test_net": _v("test-loss minimum per network", "step", "tau_test of each network."),
-    "tau_nn_net": _v("NN-divergence minimum per network", "step", "tau_nn of each network."),
-    "tau_mem_net": _v("onset of memorisation per network", "step", "tau_mem of each network."),
-}
+    _var(
+        "tau_test_net",
+        ("network",),
+        "test-loss minimum per network",
+        "tau_test of each network." + _STEPS,
+        _ALL,
+        _M + "onsets.argmin_onset",
+    ),
+    _var(
+        "tau_nn_net",
+        ("network",),
+        "NN-divergence minimum per network",
+        "tau_nn of each network." + _STEPS,
+        _T,
+        _M + "onsets.argmin_onset",
+    ),
+    _var(
+        "tau_mem_net",
+        ("network",),
+        "onset of memorisation per network",
+        "tau_mem of each network." + _STEPS,
+        _ALL,
+        _M + "onsets.memorisation_onset",
+    ),
+    # ---- vectors and images: ε-MSE losses --------------------------------------------------------
+    _var(
+        "eps_train_loss",
+        _NC,
+        "training ε-MSE",
+        "Mean squared error of the predicted noise on "
+        "the network's training split with (t, noise) frozen per point, t ~ U{1..T}.",
+        _VI,
+        _M + "losses.denoising_loss",
+    ),
+    _var(
+        "eps_test_loss",
+        _NC,
+        "test ε-MSE",
+        "Mean squared error of the predicted noise on "
+        "held-out points with frozen (t, noise), t ~ U{1..T}. Its argmin is tau_test.",
+        _VI,
+        _M + "losses.denoising_loss",
+    ),
+    # ---- vectors --------------------------------------------------------------------------------
+    _coord(
+        "score_t",
+        ("score_t",),
+        "diffusion step of score diagnostics",
+        "Diffusion step t at which denoisers are compared (x_t = noised test points).",
+        _V,
+    ),
+    _coord("score_t_frac", ("score_t",), "score diagnostic time fraction", "score_t / T.", _V),
+    _var(
+        "dist_pop",
+        (*_NC, "score_t"),
+        "distance to the population denoiser",
+        "D(model, exact population denoiser)." + _D,
+        _V,
+        _M + "scores.denoiser_distance",
+    ),
+    _var(
+        "dist_emp",
+        (*_NC, "score_t"),
+        "distance to the empirical denoiser",
+        "D(model, empirical denoiser of the network's own training split)." + _D,
+        _V,
+        _M + "scores.denoiser_distance",
+    ),
+    _var(
+        "dist_pop_emp",
+        ("network", "score_t"),
+        "population-empirical distance",
+        "D(exact "
+        "population denoiser, empirical denoiser of the split): what memorising costs in "
+        "distance to the population." + _D,
+        _V,
+        _M + "scores.denoiser_distance",
+    ),
+    _var(
+        "pop_variance",
+        ("score_t",),
+        "variance of the population denoiser",
+        "Variance over the "
+        "test inputs of the exact noise prediction, per coordinate: the normaliser of "
+        "rel_pop_error.",
+        _V,
+        _M + "scores.prediction_variance",
+    ),
+    _var(
+        "rel_pop_error",
+        _NC,
+        "relative population error",
+        "sum_t dist_pop / sum_t pop_variance "
+        "over the informative score_t (pop_variance at least physgen_informative times its "
+        "maximum); tau_gen is the first checkpoint where it is at most physgen_gen_threshold.",
+        _V,
+        _M + "scores.relative_error",
+    ),
+    _var(
+        "pair_distance",
+        ("pair", "checkpoint", "score_t"),
+        "distance between the models of a disjoint pair",
+        "D(model_A, model_B) on the shared inputs (the continuous analogue of "
+        "the sample-split divergence S)." + _D,
+        _V,
+        _M + "scores.denoiser_distance",
+    ),
+    _var(
+        "seed_pair_distance",
+        ("seed_pair", "checkpoint", "score_t"),
+        "distance between the models of a seed pair",
+        "pair_distance for two seeds on one split: the seed-noise baseline." + _D,
+        _V,
+        _M + "scores.denoiser_distance",
+    ),
+    _var(
+        "tau_gen",
+        ("pair",),
+        "onset of generalisation",
+        "First checkpoint at which the "
+        "pair-averaged rel_pop_error is at most physgen_gen_threshold." + _STEPS,
+        _V,
+        _M + "scores.generalisation_onset",
+    ),
+    _var(
+        "tau_gen_net",
+        ("network",),
+        "onset of generalisation per network",
+        "tau_gen of each network." + _STEPS,
+        _V,
+        _M + "scores.generalisation_onset",
+    ),
+    _var(
+        "tau_closer",
+        ("pair",),
+        "onset of empirical dominance",
+        "First checkpoint at which the "
+        "pair-averaged dist_emp summed over the informative score_t is below dist_pop summed "
+        "likewise (the models are closer to their empirical denoisers than to the "
+        "population)." + _STEPS,
+        _V,
+        _M + "scores.closer_onset",
+    ),
+    _var(
+        "tau_closer_net",
+        ("network",),
+        "onset of empirical dominance per network",
+        "tau_closer of each network." + _STEPS,
+        _V,
+        _M + "scores.closer_onset",
+    ),
+    _coord(
+        "clone_t",
+        ("clone_t",),
+        "start step of cloned trajectories",
+        "Diffusion step at which "
+        "two reverse chains of the empirical-score dynamics of split 0 are split from one "
+        "noised training point.",
+        _V,
+    ),
+    _coord("clone_t_ou", ("clone_t",), "OU time of clone_t", "-log(alpha_bar) / 2 at clone_t.", _V),
+    _var(
+        "class_agreement",
+        ("clone_t",),
+        "class agreement of clones",
+        "Fraction of cloned pairs ending in the same class (nearest component mean).",
+        _V,
+        _M + "scores.clone_agreement",
+    ),
+    _var(
+        "point_agreement",
+        ("clone_t",),
+        "training-point agreement of clones",
+        "Fraction of cloned pairs ending nearest to the same training point.",
+        _V,
+        _M + "scores.clone_agreement",
+    ),
+    _coord("ou_time", ("ou_time",), "Ornstein-Uhlenbeck time", "s = -log(alpha_bar) / 2.", _V),
+    _var(
+        "excess_entropy_data",
+        ("ou_time",),
+        "excess entropy density (data estimate)",
+        "f(s) = "
+        "entropy per dimension of the noised distribution minus that of a Gaussian of variance "
+        "1 - exp(-2s); Monte Carlo with the noised empirical measure of the test points as "
+        "density and split 0 as probes." + _NATS,
+        _V,
+        _M + "scores.excess_entropy",
+    ),
+    _var(
+        "excess_entropy_exact",
+        ("ou_time",),
+        "excess entropy density (exact density)",
+        "f(s) as excess_entropy_data with the model's exact log-density (NaN without one)." + _NATS,
+        _V,
+        _M + "scores.excess_entropy",
+    ),
+    _var(
+        "t_speciation_pred",
+        (),
+        "predicted speciation time",
+        "OU time log(Lambda) / 2, Lambda the largest eigenvalue of split 0's covariance.",
+        _V,
+        _M + "scores.speciation_time",
+    ),
+    _var(
+        "t_speciation_model",
+        (),
+        "speciation time of the model covariance",
+        "OU time log(Lambda) / 2 from the model's exact covariance (NaN without one).",
+        _V,
+        _M + "scores.speciation_time",
+    ),
+    _var(
+        "t_speciation_meas",
+        (),
+        "measured speciation time",
+        "OU time where class_agreement passes midway between its chance level and 1.",
+        _V,
+        _M + "scores.crossing_time",
+    ),
+    _var(
+        "t_collapse_pred",
+        (),
+        "predicted collapse time",
+        "OU time where excess_entropy_data = log(n_train) / dim.",
+        _V,
+        _M + "scores.collapse_time",
+    ),
+    _var(
+        "t_collapse_model",
+        (),
+        "collapse time from the exact density",
+        "OU time where excess_entropy_exact = log(n_train) / dim.",
+        _V,
+        _M + "scores.collapse_time",
+    ),
+    _var(
+        "t_collapse_meas",
+        (),
+        "measured collapse time",
+        "OU time where point_agreement passes 1/2.",
+        _V,
+        _M + "scores.crossing_time",
+    ),
+    # ---- images ---------------------------------------------------------------------------------
+    _coord(
+        "eps_t",
+        ("eps_t",),
+        "diffusion step of the score-level similarity",
+        "round(t T / 1000) for the paper's t in {50, 100, 150, 200} of T = 1000.",
+        _I,
+    ),
+    _coord("eps_t_frac", ("eps_t",), "score-level similarity time fraction", "eps_t / T.", _I),
+    _coord("show", ("show",), "shown sample index", "Index of a kept coupled sample.", _I),
+    _var(
+        "cos_distance",
+        ("pair", "checkpoint"),
+        "median cosine distance of coupled samples",
+        "Median over coupled sample pairs (same x_T and noise) of 1 - cosine similarity of the "
+        "per-image standardised samples of networks A and B (sample checkpoints only). Its "
+        "argmin is tau_cos.",
+        _I,
+        _M + "images.median_cosine_distance",
+    ),
+    _var(
+        "cos_distance_seed",
+        ("seed_pair", "checkpoint"),
+        "median cosine distance of a seed pair",
+        "cos_distance for two seeds trained on one split: the seed-noise baseline.",
+        _I,
+        _M + "images.median_cosine_distance",
+    ),
+    _var(
+        "eps_cos_train",
+        ("pair", "checkpoint", "eps_t"),
+        "ε-prediction similarity on training images",
+        "Mean cosine similarity of the noise predictions of A and B on the noised "
+        "images of their two training splits, at each eps_t.",
+        _I,
+        _M + "images.eps_cosine_similarity",
+    ),
+    _var(
+        "eps_cos_test",
+        ("pair", "checkpoint", "eps_t"),
+        "ε-prediction similarity on test images",
+        "Mean cosine similarity of the noise predictions of A and B on noised test images.",
+        _I,
+        _M + "images.eps_cosine_similarity",
+    ),
+    _var(
+        "eps_cos_train_emp",
+        ("pair", "eps_t"),
+        "empirical-denoiser ε similarity on training images",
+        "eps_cos_train for the exact empirical denoisers of the two splits (perfect "
+        "memorizers): the memorising reference.",
+        _I,
+        _M + "images.eps_cosine_similarity",
+    ),
+    _var(
+        "eps_cos_test_emp",
+        ("pair", "eps_t"),
+        "empirical-denoiser ε similarity on test images",
+        "eps_cos_test for the exact empirical denoisers of the two splits.",
+        _I,
+        _M + "images.eps_cosine_similarity",
+    ),
+    _var(
+        "nn_distance",
+        _NC,
+        "mean nearest-neighbour distance of samples",
+        "Mean Euclidean "
+        "distance (diffusion space) of generated samples to the nearest image of the network's "
+        "training split (sample checkpoints only).",
+        _I,
+        _M + "neighbours.euclidean_nn",
+    ),
+    _var(
+        "nn_distance_test",
+        ("network",),
+        "mean nearest-neighbour distance of test images",
+        "The same distance for fresh test images: the generalising reference.",
+        _I,
+        _M + "neighbours.euclidean_nn",
+    ),
+    _var(
+        "sample_show",
+        (*_NC, "show", "image_channel", "image_height", "image_width"),
+        "kept coupled samples",
+        "The "
+        "first coupled samples of each network (diffusion space, centred; add mean_image for "
+        "pixel values in [-1, 1]); NaN outside sample checkpoints.",
+        _I,
+        "physgen.diffusion.coupled_sample",
+    ),
+    _var(
+        "nn_show",
+        (*_NC, "show", "image_channel", "image_height", "image_width"),
+        "nearest training images of the kept samples",
+        "Nearest image of the network's training split to each kept sample.",
+        _I,
+        _M + "neighbours.euclidean_nn",
+    ),
+    _var(
+        "mean_image",
+        ("image_channel", "image_height", "image_width"),
+        "mean image",
+        "The centring image subtracted from every image of the data set.",
+        _I,
+        "physgen.models.base.ImageModel",
+    ),
+    _var(
+        "tau_cos",
+        ("pair",),
+        "cosine-distance minimum",
+        "Sample checkpoint step of the minimum "
+        "of cos_distance over the checkpoints where both networks generate images (mean NN "
+        "distance at most physgen_image_nn_factor times that of test images)." + _STEPS,
+        _I,
+        _M + "onsets.argmin_onset",
+    ),
+    _var(
+        "tau_images",
+        ("pair",),
+        "first image-generating checkpoint",
+        "First sample checkpoint "
+        "at which both networks of the pair generate images (mean NN distance at most "
+        "physgen_image_nn_factor times that of test images): the earliest possible "
+        "tau_cos." + _STEPS,
+        _I,
+        _M + "onsets.first_exceed_onset",
+    ),
+)
 
-
-def register_variables(specs: Mapping[str, VarSpec]) -> None:
-    """Add variable specifications (used by the vector and image experiments).
-
-    Re-registering a name with different attributes is an error: one name, one meaning.
-    """
-    for name, spec in specs.items():
-        old = VARIABLES.get(name)
-        if old is not None and old != spec:
-            raise PhysgenError(f"variable {name!r} is already registered with other attributes")
-        VARIABLES[name] = spec
+VARIABLES: dict[str, Variable] = {v.name: v for v in _DECLARATIONS}
+if len(VARIABLES) != len(_DECLARATIONS):  # one name, one meaning
+    raise PhysgenError("a variable is declared twice in physgen.experiments.schema")
 
 
 def variable_attrs(name: str) -> dict[str, str]:
-    """``long_name``, ``units`` and ``description`` of a registered variable."""
+    """``long_name``, ``units`` and ``description`` of a declared variable."""
     try:
         return VARIABLES[name].attrs()
     except KeyError:
         raise PhysgenError(
-            f"variable {name!r} has no registered attributes (physgen.experiments.schema)"
+            f"variable {name!r} is not declared (physgen.experiments.schema.VARIABLES)"
         ) from None
 
 
-def _safe_attr(value: Any) -> str | int | float:
-    """A netCDF-safe attribute: bool → 0/1, mapping/sequence → JSON, None → ''."""
-    if isinstance(value, bool | np.bool_):
-        return int(value)
-    if value is None:
-        return ""
-    if isinstance(value, str | int | float | np.integer | np.floating):
-        return value.item() if isinstance(value, np.generic) else value
-    return json.dumps(value, sort_keys=True)
+def experiment_variables(experiment: str) -> list[Variable]:
+    """The declarations of the variables and coordinates ``experiment`` records."""
+    if experiment not in EXPERIMENTS:
+        raise PhysgenError(f"unknown experiment {experiment!r}; choose from {EXPERIMENTS}")
+    return [v for v in _DECLARATIONS if experiment in v.experiments]
 
 
-def global_attrs(
-    cfg: ExperimentConfig, title: str, options: Mapping[str, Any] | None = None
-) -> dict[str, str | int | float]:
-    """Global attributes of a cell: provenance of the configuration and physgen's options.
+def reserved_dims() -> tuple[str, ...]:
+    """Every dimension name of a cell's results (sorted), plus ``cell`` (the stacked grid of
+    :func:`physgen.io.describe`): a sweep axis cannot take one of them."""
+    return tuple(sorted({d for v in _DECLARATIONS for d in v.dims} | {"cell"}))
 
-    ``options`` are recorded as ``physgen_<name>`` (choices physgen makes on top of the paper,
-    e.g. the weight average and the bias rule).
+
+def build_dataset(values: Mapping[str, Any], attrs: Mapping[str, Any]) -> xr.Dataset:
+    """An :class:`xarray.Dataset` of ``values`` (name → array) with the declared dims and attrs.
+
+    Coordinates and data variables are told apart by their declaration; an undeclared name, or
+    an array whose rank differs from its declared dims, raises :class:`PhysgenError`. ``attrs``
+    are the global attributes (:func:`physgen.io.cell_attrs`).
     """
-    from physgen import __version__
+    import xarray as xr
 
-    attrs: dict[str, str | int | float] = {
-        "Conventions": "CF-1.10",
-        "title": title,
-        "source": f"physgen {__version__}",
-        "references": REFERENCES,
-        "config_json": cfg.to_json(),
-        "config_sha256": cfg.sha256(),
-    }
-    for key, value in (options or {}).items():
-        attrs[f"physgen_{key}"] = _safe_attr(value)
-    return attrs
-
-
-def build_dataset(
-    data_vars: Mapping[str, tuple[tuple[str, ...], Any]],
-    coords: Mapping[str, tuple[tuple[str, ...], Any]],
-    attrs: Mapping[str, str | int | float],
-) -> xr.Dataset:
-    """An :class:`xarray.Dataset` whose variables and coordinates carry their registered attrs.
-
-    ``data_vars`` and ``coords`` map a name to ``(dims, values)``; every name must be in
-    :data:`VARIABLES`. ``attrs`` are the global attributes (see :func:`global_attrs`).
-    """
-    ds = xr.Dataset(
-        data_vars={
-            k: (dims, np.asarray(v), variable_attrs(k)) for k, (dims, v) in data_vars.items()
-        },
-        coords={k: (dims, np.asarray(v), variable_attrs(k)) for k, (dims, v) in coords.items()},
-        attrs=dict(attrs),
-    )
+    data_vars, coords = {}, {}
+    for name, value in values.items():
+        if name not in VARIABLES:
+            variable_attrs(name)  # raises
+        var = VARIABLES[name]
+        arr = np.asarray(value)
+        if arr.ndim != len(var.dims):
+            raise PhysgenError(
+                f"variable {name!r} has shape {arr.shape}, but is declared over {var.dims}"
+            )
+        (coords if var.coordinate else data_vars)[name] = (var.dims, arr, var.attrs())
+    ds = xr.Dataset(data_vars=data_vars, coords=coords, attrs=dict(attrs))
     check_netcdf_safe(ds)
     return ds
 
 
-def check_netcdf_safe(ds: xr.Dataset) -> None:
-    """Raise :class:`PhysgenError` if an attribute cannot be written to netCDF (dict, None,
-    bool) or a variable lacks ``long_name``/``units``/``description``."""
-    items = [("<global>", ds.attrs)] + [(str(k), v.attrs) for k, v in ds.variables.items()]
-    for owner, attrs in items:
-        for key, value in attrs.items():
-            if value is None or isinstance(value, dict | bool | np.bool_):
-                raise PhysgenError(
-                    f"attribute {key!r} of {owner} is a {type(value).__name__}: not netCDF-safe"
+def variables_markdown() -> str:
+    """The table of every declared variable (``docs/variables.md``), one section per kind."""
+    lines = [
+        "# Variables of the results files",
+        "",
+        "Generated from the declarations in `physgen/experiments/schema.py` (do not edit by hand;",
+        "regenerate with `python -m physgen.experiments.schema > docs/variables.md`). Every",
+        'variable has `units = "1"` (UDUNITS: dimensionless); what it counts (nats, steps,',
+        "tokens) is in its description. Experiments: tree (token models with a tree oracle),",
+        "vectors, images. See docs/experiments.md for how a curve is declared and computed.",
+        "",
+    ]
+    for title, is_coord in (("Coordinates", True), ("Data variables", False)):
+        lines += [f"## {title}", "", "| name | dims | experiments | long_name | computed by |"]
+        lines.append("|---|---|---|---|---|")
+        for v in _DECLARATIONS:
+            if v.coordinate == is_coord:
+                dims = ", ".join(v.dims) if v.dims else "(scalar)"
+                by = f"`{v.computed_by}`" if v.computed_by else ""
+                lines.append(
+                    f"| `{v.name}` | {dims} | {', '.join(v.experiments)} | {v.long_name} | {by} |"
                 )
-    for name, var in ds.variables.items():
-        missing = {"long_name", "units", "description"} - set(var.attrs)
-        if missing:
-            raise PhysgenError(f"variable {name!r} lacks attributes {sorted(missing)}")
+        lines.append("")
+    lines += ["## Descriptions", ""]
+    lines += [f"- `{v.name}`: {v.description}" for v in _DECLARATIONS]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(variables_markdown(), end="")

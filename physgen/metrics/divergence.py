@@ -22,11 +22,26 @@ in :math:`t`). :class:`Bound` fixes keyword options of a denoiser, e.g. a filter
 
 For continuous data (``kind="mse"``) the divergence is the squared distance
 :math:`\|\hat x_0^p - \hat x_0^q\|^2` summed over the event dimensions.
+
+Precision. :func:`divergence_estimate` evaluates the divergence on :math:`n` clean inputs, each
+noised with :math:`r` independent draws, and returns the mean with its standard error
+(:func:`nested_mean_se`): with :math:`v_{ij}` the divergence of input :math:`i` under draw
+:math:`j` and :math:`\bar v_i = \frac1r \sum_j v_{ij}`, the inputs are i.i.d., so
+
+.. math:: \hat S = \frac1n \sum_i \bar v_i, \qquad
+          \mathrm{SE}^2 = \frac{1}{n(n-1)} \sum_i (\bar v_i - \hat S)^2,
+
+unbiased for :math:`\mathrm{Var}\,\hat S = \sigma_{\rm in}^2/n + \sigma_{\rm noise}^2/(nr)`
+whatever the split between the variance across inputs and across noise draws. The same
+estimator gives the precision of a frozen-noise test loss, and of the difference of a curve
+between two checkpoints when it is applied to the per-item differences (the same inputs and noise
+at both: a paired difference, much more precise than either value).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -36,7 +51,16 @@ from physgen.errors import PhysgenError
 from physgen.metrics._common import DEFAULT_EPS, clipped_probs, denoise_batched
 from physgen.metrics.losses import frozen_noise
 
-__all__ = ["Bound", "denoiser_divergence", "kl_along_time", "kl_divergence"]
+__all__ = [
+    "Bound",
+    "DivergenceEstimate",
+    "denoiser_divergence",
+    "divergence_estimate",
+    "item_divergence",
+    "kl_along_time",
+    "kl_divergence",
+    "nested_mean_se",
+]
 
 
 class Bound:
@@ -75,6 +99,30 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = DEFAULT_EPS) -> np.
     return np.maximum(kl, 0.0)
 
 
+def item_divergence(
+    den_p: Any,
+    den_q: Any,
+    x_t: np.ndarray,
+    alpha_bar: float | np.ndarray,
+    *,
+    kind: Literal["kl", "mse"] = "kl",
+    eps: float = DEFAULT_EPS,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """Per-input KL(den_p(x_t) ‖ den_q(x_t)) (or the squared distance, ``"mse"``), shape ``(n,)``.
+
+    ``x_t``: ``(n, *event)``; ``alpha_bar``: a float or ``(n,)``. Both denoisers see the same
+    inputs.
+    """
+    p = denoise_batched(den_p, x_t, alpha_bar, batch_size)
+    q = denoise_batched(den_q, x_t, alpha_bar, batch_size)
+    if kind == "kl":
+        return kl_divergence(p, q, eps)
+    if kind == "mse":
+        return np.sum((p - q) ** 2, axis=tuple(range(1, p.ndim)))
+    raise PhysgenError(f"unknown divergence kind {kind!r}; choose 'kl' or 'mse'")
+
+
 def denoiser_divergence(
     den_p: Any,
     den_q: Any,
@@ -85,18 +133,73 @@ def denoiser_divergence(
     eps: float = DEFAULT_EPS,
     batch_size: int | None = None,
 ) -> float:
-    """Mean over inputs of KL(den_p(x_t) ‖ den_q(x_t)) (or the squared distance, ``"mse"``).
+    """Mean over inputs of :func:`item_divergence`: S, its seed baseline and the ladder D_k are
+    this quantity."""
+    return float(
+        np.mean(
+            item_divergence(den_p, den_q, x_t, alpha_bar, kind=kind, eps=eps, batch_size=batch_size)
+        )
+    )
 
-    ``x_t``: ``(n, *event)``; ``alpha_bar``: a float or ``(n,)``. Both denoisers see the same
-    inputs. S, its seed baseline and the ladder D_k are this quantity.
-    """
-    p = denoise_batched(den_p, x_t, alpha_bar, batch_size)
-    q = denoise_batched(den_q, x_t, alpha_bar, batch_size)
-    if kind == "kl":
-        return float(np.mean(kl_divergence(p, q, eps)))
-    if kind == "mse":
-        return float(np.mean(np.sum((p - q) ** 2, axis=tuple(range(1, p.ndim)))))
-    raise PhysgenError(f"unknown divergence kind {kind!r}; choose 'kl' or 'mse'")
+
+@dataclass(frozen=True)
+class DivergenceEstimate:
+    """A mean over inputs × noise draws with its standard error (module docstring)."""
+
+    mean: float
+    se: float
+    n_inputs: int
+    n_draws: int
+
+
+def nested_mean_se(values: np.ndarray) -> DivergenceEstimate:
+    """Mean and standard error of ``values`` of shape ``(n_inputs, n_draws)`` (row i: input i
+    under its noise draws; a 1-d array is one draw per input), from the spread of the per-input
+    means (module docstring). Needs ``n_inputs ≥ 2``."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[:, None] if v.ndim == 1 else v
+    if v.ndim != 2 or v.shape[0] < 2 or v.shape[1] < 1:
+        raise PhysgenError(f"values must have shape (n_inputs ≥ 2, n_draws ≥ 1), got {v.shape}")
+    per_input = v.mean(axis=1)
+    se = float(np.std(per_input, ddof=1) / np.sqrt(v.shape[0]))
+    return DivergenceEstimate(float(per_input.mean()), se, v.shape[0], v.shape[1])
+
+
+def divergence_estimate(
+    den_p: Any,
+    den_q: Any,
+    x0: np.ndarray,
+    alpha_bar: float,
+    noise: np.ndarray,
+    *,
+    kind: Literal["kl", "mse"] = "kl",
+    eps: float = DEFAULT_EPS,
+    batch_size: int | None = None,
+) -> DivergenceEstimate:
+    r""":math:`E\,\mathrm{KL}(\hat x_0^p \| \hat x_0^q)` over ``x0`` (``(n, *event)``, clean,
+    diffusion space) noised at ``alpha_bar`` with each of the draws ``noise``
+    (``(r, n, *event)``, e.g. :func:`~physgen.metrics.losses.frozen_noise` under ``r`` seeds):
+    the mean and its standard error by :func:`nested_mean_se`."""
+    x0 = np.asarray(x0, dtype=np.float64)
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim != x0.ndim + 1 or noise.shape[1:] != x0.shape:
+        raise PhysgenError(f"noise must have shape (r, *{x0.shape}), got {noise.shape}")
+    values = np.stack(
+        [
+            item_divergence(
+                den_p,
+                den_q,
+                np.sqrt(alpha_bar) * x0 + np.sqrt(1.0 - alpha_bar) * eps_j,
+                alpha_bar,
+                kind=kind,
+                eps=eps,
+                batch_size=batch_size,
+            )
+            for eps_j in noise
+        ],
+        axis=1,
+    )
+    return nested_mean_se(values)
 
 
 def kl_along_time(

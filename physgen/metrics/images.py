@@ -16,35 +16,32 @@ noised images are compared by their cosine similarity (:func:`eps_cosine_similar
 noised *training* and on noised *test* images: a bias towards the training sets shows up as a
 lower similarity on training images than on test images.
 
-**Nearest neighbours.** :func:`nearest_neighbours` gives, for each sample, the index of its
-nearest image in a reference set (Euclidean, in the diffusion space) and the distances
-:math:`d_1 \le d_2` to the nearest and second-nearest; the memorised fraction is the share of
+**Nearest neighbours.** :func:`physgen.metrics.euclidean_nn` (``return_index=True``) gives, for
+each sample, the index of its nearest image in a reference set (Euclidean, in the diffusion
+space) and the distances :math:`d_1 \le d_2` to the nearest and second-nearest; the memorised
+fraction is the share of
 samples with :math:`d_1/d_2 < 1/3` (:func:`physgen.metrics.memorised_fraction` with
 ``metric="euclidean"``). The memorising reference is the empirical denoiser of the training set
 (:class:`~physgen.models.empirical.Empirical`): its samples are training images.
 
-:func:`quadruplet_figure` draws, along training, quadruplets (NN_A, x_A, x_B, NN_B): each coupled
-pair flanked by its samples' nearest training images in the model's own training set.
+The quadruplet figure of coupled samples and their nearest training images is drawn by
+:func:`physgen.plots.quadruplets` from a results file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from physgen.errors import PhysgenError
-from physgen.metrics._common import denoise_batched
+from physgen.metrics._common import denoise_batched, noise_prediction
 from physgen.models.base import as_alpha_bar
 
 __all__ = [
     "cosine_similarity",
     "eps_cosine_similarity",
     "median_cosine_distance",
-    "nearest_neighbours",
-    "quadruplet_figure",
     "standardise",
 ]
 
@@ -83,92 +80,9 @@ def eps_cosine_similarity(
     """Cosine similarity of the two denoisers' noise predictions on the same ``x_t``
     ``(n, *event)`` at ``alpha_bar`` (float or ``(n,)``); returns ``(n,)``."""
     x = np.asarray(x_t, dtype=np.float64)
-    a = as_alpha_bar(alpha_bar, x.shape[0]).reshape((-1,) + (1,) * (x.ndim - 1))
+    a = as_alpha_bar(alpha_bar, x.shape[0])
 
     def eps(den: Any) -> np.ndarray:
-        x0 = denoise_batched(den, x, a.ravel(), None)
-        return ((x - np.sqrt(a) * x0) / np.sqrt(1.0 - a)).reshape(len(x), -1)
+        return noise_prediction(x, a, denoise_batched(den, x, a, None)).reshape(len(x), -1)
 
     return _cosine(eps(den_a), eps(den_b))
-
-
-def nearest_neighbours(
-    samples: np.ndarray, reference: np.ndarray, *, chunk_elements: int = 1 << 22
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest reference image of each sample (Euclidean): its index ``(n,)`` and the distances
-    to the nearest and second-nearest ``(n, 2)`` (ascending). ``reference`` needs ≥ 2 images."""
-    s = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
-    r = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
-    if s.shape[1] != r.shape[1] or r.shape[0] < 2:
-        raise PhysgenError(
-            f"samples {np.shape(samples)} and reference {np.shape(reference)} must share the "
-            "image shape, with at least two reference images"
-        )
-    r2 = np.sum(r**2, axis=1)
-    rows = max(1, chunk_elements // r.shape[0])
-    idx = np.empty(s.shape[0], dtype=np.int64)
-    dist = np.empty((s.shape[0], 2))
-    for lo in range(0, s.shape[0], rows):
-        c = s[lo : lo + rows]
-        d2 = np.maximum(np.sum(c**2, axis=1)[:, None] + r2[None, :] - 2.0 * (c @ r.T), 0.0)
-        two = np.argpartition(d2, 1, axis=1)[:, :2]
-        v = np.take_along_axis(d2, two, axis=1)
-        order = np.argsort(v, axis=1)
-        idx[lo : lo + rows] = np.take_along_axis(two, order, axis=1)[:, 0]
-        dist[lo : lo + rows] = np.sqrt(np.take_along_axis(v, order, axis=1))
-    return idx, dist
-
-
-def quadruplet_figure(
-    path: str | Path,
-    steps: Sequence[int],
-    nn_a: np.ndarray,
-    x_a: np.ndarray,
-    x_b: np.ndarray,
-    nn_b: np.ndarray,
-    *,
-    to_unit: Callable[[np.ndarray], np.ndarray] | None = None,
-    title: str = "coupled samples along training: NN_A | x_A | x_B | NN_B",
-) -> Path:
-    """Write a PNG grid: one row per checkpoint, one quadruplet (NN_A, x_A, x_B, NN_B) per pair.
-
-    ``nn_a``, ``x_a``, ``x_b``, ``nn_b``: ``(n_steps, n_pairs, C, H, W)``; ``to_unit`` maps
-    images to display values in ``[0, 1]`` (default: ``(x + 1) / 2`` clipped). Returns the path.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    quads = [np.asarray(v, dtype=np.float64) for v in (nn_a, x_a, x_b, nn_b)]
-    if len({q.shape for q in quads}) != 1 or quads[0].ndim != 5:
-        raise PhysgenError("nn_a, x_a, x_b, nn_b must share one shape (n_steps, n_pairs, C, H, W)")
-    n_steps, n_pairs = quads[0].shape[:2]
-    if len(steps) != n_steps:
-        raise PhysgenError(f"{len(steps)} steps for {n_steps} rows of images")
-    unit = to_unit or (lambda v: np.clip((v + 1.0) / 2.0, 0.0, 1.0))
-    fig, axes = plt.subplots(
-        n_steps,
-        4 * n_pairs,
-        figsize=(0.6 * 4 * n_pairs + 0.8, 0.65 * n_steps + 0.6),
-        squeeze=False,
-        gridspec_kw={"wspace": 0.05, "hspace": 0.08},
-    )
-    for i in range(n_steps):
-        for p in range(n_pairs):
-            for j, q in enumerate(quads):
-                ax = axes[i, 4 * p + j]
-                img = unit(q[i, p]).transpose(1, 2, 0)
-                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if j in (0, 3):
-                    for side in ax.spines.values():
-                        side.set_edgecolor("tab:orange")
-        axes[i, 0].set_ylabel(f"{int(steps[i])}", rotation=0, ha="right", va="center", fontsize=7)
-    fig.suptitle(title, fontsize=8)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return out

@@ -106,11 +106,13 @@ def euclidean_nn(
     k: int = 2,
     *,
     chunk_elements: int = _CHUNK_ELEMENTS,
-) -> np.ndarray:
+    return_index: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest Euclidean distances of each sample to the reference set, ascending.
 
     ``samples``: ``(n, *event)``; ``reference``: ``(m, *event)`` with ``m ≥ k``. Returns
-    ``(n, k)`` float64.
+    ``(n, k)`` float64; with ``return_index``, ``(index, distances)`` where ``index`` ``(n,)`` is
+    the row of ``reference`` nearest to each sample (ties: the lowest row).
     """
     s = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
     r = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
@@ -118,11 +120,14 @@ def euclidean_nn(
     r2 = np.sum(r**2, axis=1)
     rows = max(1, chunk_elements // r.shape[0])
     out = np.empty((s.shape[0], k))
+    idx = np.empty(s.shape[0], dtype=np.int64)
     for i in range(0, s.shape[0], rows):
         c = s[i : i + rows]
-        d2 = np.sum(c**2, axis=1)[:, None] + r2[None, :] - 2.0 * (c @ r.T)
-        out[i : i + rows] = np.sqrt(np.maximum(_k_smallest(d2, k), 0.0))
-    return out
+        d2 = np.maximum(np.sum(c**2, axis=1)[:, None] + r2[None, :] - 2.0 * (c @ r.T), 0.0)
+        out[i : i + rows] = np.sqrt(_k_smallest(d2, k))
+        if return_index:
+            idx[i : i + rows] = np.argmin(d2, axis=1)
+    return (idx, out) if return_index else out
 
 
 def _check_pair(s: np.ndarray, r: np.ndarray, k: int) -> None:

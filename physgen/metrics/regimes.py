@@ -83,7 +83,7 @@ from physgen.diffusion import Schedule, ddpm_sample, q_sample
 from physgen.errors import PhysgenError
 from physgen.models.empirical import Empirical
 from physgen.models.gmm import GaussianMixture
-from physgen.rng import per_sample_normal, spawn
+from physgen.rng import per_sample_normal, stream
 
 __all__ = [
     "Speciation",
@@ -282,7 +282,7 @@ def cloned_speciation(
     steps = steps.astype(np.int64)
     n_steps = int(steps[-1] + max(1, round(headroom / dt)))
     schedule = ou_schedule(n_steps * dt, n_steps)
-    data = model.sample(int(n_clones), spawn(seed, 2))
+    data = model.sample(int(n_clones), stream(seed, "clone_sources"))
 
     def nearest_mean(x: np.ndarray) -> np.ndarray:
         return np.argmax(x @ model.means.T, axis=1)  # equal norms: nearest = largest projection
@@ -386,7 +386,9 @@ def clone_agreement(
         x_big_t = q_sample(a, schedule.alpha_bar[-1], g.standard_normal(a.shape))
         fn = denoiser.denoise if hasattr(denoiser, "denoise") else denoiser
         brancher = _Brancher(fn, schedule.alpha_bar[steps], branch)
-        ddpm_sample(brancher, schedule, n, x.shape[1:], spawn(seed, 1), x_start=x_big_t)
+        ddpm_sample(
+            brancher, schedule, n, x.shape[1:], stream(seed, "clone_trunk"), x_start=x_big_t
+        )
     else:
         for j, t in enumerate(steps):
             a = x[g.integers(x.shape[0], size=n)]

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from physgen.errors import PhysgenError
-from physgen.metrics._common import denoise_batched
+from physgen.metrics._common import denoise_batched, noise_prediction
 from physgen.metrics.regimes import (
     alpha_bar_of_ou,
     clone_agreement,
@@ -64,6 +64,8 @@ __all__ = [
     "generalisation_onset",
     "noised_empirical_log_density",
     "ou_time",
+    "prediction_variance",
+    "relative_error",
     "speciation_time",
 ]
 
@@ -91,6 +93,32 @@ def denoiser_distance(
     if kind == "score":
         return d * a / (1.0 - a) ** 2
     raise PhysgenError(f"unknown distance kind {kind!r}; choose 'x0', 'eps' or 'score'")
+
+
+def prediction_variance(den: Any, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> float:
+    r"""Variance over the inputs of a denoiser's noise prediction :math:`\hat\varepsilon(x_t)`,
+    averaged over coordinates: the normaliser of :func:`relative_error`.
+
+    ``x_t``: ``(n, *event)``; ``alpha_bar``: a float or ``(n,)``.
+    """
+    x = np.asarray(x_t, dtype=np.float64)
+    a = as_alpha_bar(alpha_bar, x.shape[0])
+    eps = noise_prediction(x, a, denoise_batched(den, x, a, None))
+    return float(np.mean(np.var(eps, axis=0)))
+
+
+def relative_error(
+    distance: np.ndarray, variance: np.ndarray, informative: np.ndarray
+) -> np.ndarray:
+    r"""The relative population error :math:`r = \sum_{t\in I} D_t / \sum_{t\in I} V_t`.
+
+    ``distance``: ``(..., n_t)`` ε-distances to the population denoiser
+    (:func:`denoiser_distance`, ``kind="eps"``, averaged over inputs); ``variance``: ``(n_t,)``
+    (:func:`prediction_variance` of the population denoiser); ``informative``: bool ``(n_t,)``,
+    the steps :math:`I` that enter. Returns the leading shape of ``distance``.
+    """
+    inf = np.asarray(informative, dtype=bool)
+    return np.asarray(distance)[..., inf].sum(axis=-1) / np.asarray(variance)[inf].sum()
 
 
 def _first_at_or_below(steps: np.ndarray, curve: np.ndarray, level: float | np.ndarray) -> Any:

@@ -1,5 +1,11 @@
 r"""Numba kernels of the tree grammar: belief propagation, ancestral sampling, bottom-up parsing.
 
+Conditioning (a class per sample): the BP and parsing kernels take a table of root log-priors
+``log_prior`` (C + 1, q) (BP also the normalised priors ``prior``, so the root needs no
+exponential) and a row per sample ``prior_row`` (n,): row 0 is the uniform prior of the
+unconditional model, row ``c + 1`` the prior of class ``c`` (uniform over the root symbols of the
+class, -inf elsewhere). BP with a class is BP with the uniform root prior replaced by the class's.
+
 Tree layout (heap order, branching :math:`s`, depth :math:`L`): level :math:`d` holds
 :math:`s^d` nodes starting at offset :math:`(s^d-1)/(s-1)`; the children of node :math:`p` are
 :math:`s p + 1, \dots, s p + s`; the :math:`N = s^L` leaves are the last :math:`N` nodes.
@@ -95,7 +101,11 @@ def sample_trees(
     t_cum: np.ndarray,
     k: int,
     depth: int,
+    cls: np.ndarray,
+    members: np.ndarray,
+    counts: np.ndarray,
     leaves: np.ndarray,
+    roots: np.ndarray,
     nodes: np.ndarray,
     keep_nodes: bool,
 ) -> None:
@@ -103,7 +113,11 @@ def sample_trees(
 
     ``child`` (R, s) int64; ``cum`` (q, q_eff) cumulative rule probabilities per parent;
     ``t_cum`` (s^k, q, q) cumulative rows of the channels T_j (unused when ``k = 0``);
-    ``leaves`` (n, s^depth) int64 output; ``nodes`` (n, n_nodes) int64 output of every level
+    ``cls`` (n,) int64 class of each sample (-1: unconditional, root uniform on ``q``; class
+    ``c``: root uniform on ``members[c, :counts[c]]``, drawn from the same uniform number, so a
+    class made of one root symbol only replaces the root of the unconditional draw);
+    ``leaves`` (n, s^depth) int64 output; ``roots`` (n,) int64 output (the root symbols);
+    ``nodes`` (n, n_nodes) int64 output of every level
     when ``keep_nodes`` (levels strictly between the root and level k are -1 in a filtered
     model, which has no such nodes).
     """
@@ -118,8 +132,13 @@ def sample_trees(
         tree = np.empty(n_nodes, dtype=np.int64)
         for i in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
             base = _mix64(key ^ _mix64(np.uint64(start + i)))
-            root = int(_uniform(base, n_nodes) * q)
-            tree[0] = min(root, q - 1)
+            c = cls[i]
+            if c < 0:
+                tree[0] = min(int(_uniform(base, n_nodes) * q), q - 1)
+            else:
+                m = counts[c]
+                tree[0] = members[c, min(int(_uniform(base, n_nodes) * m), m - 1)]
+            roots[i] = tree[0]
             if k > 0:
                 for p in range(1, off_k):
                     tree[p] = -1
@@ -229,7 +248,9 @@ def bp_leaf_marginals(
     coef: np.ndarray,
     child: np.ndarray,
     prob: np.ndarray,
+    prior: np.ndarray,
     log_prior: np.ndarray,
+    prior_row: np.ndarray,
     t_mat: np.ndarray,
     k: int,
     out: np.ndarray,
@@ -238,8 +259,8 @@ def bp_leaf_marginals(
     """Leaf posterior marginals of the k-filtered tree under leaf log-evidence ``coef[i] * x[i]``.
 
     ``x`` (n, N, q) float64 (entries may be -inf when ``coef`` is 1, each leaf needs a finite
-    one); ``coef`` (n,); ``child`` (R, s) int64; ``prob`` (R,); ``log_prior`` (q,) root
-    log-prior; ``t_mat`` (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes
+    one); ``coef`` (n,); ``child`` (R, s) int64; ``prob`` (R,); ``prior``, ``log_prior`` (C + 1, q)
+    root priors (rows sum to 1) and their logs, ``prior_row`` (n,) int64 the row of each sample (module docstring); ``t_mat`` (s^k, q, q) the channels T_j (the identity when ``k = 0``). Writes
     ``out`` (n, N, q) and ``log_z`` (n,) = log Σ_x0 p_k(x0) exp(Σ_i h_i(x0_i)). Returns the
     number of non-finite entries of ``x`` (counted on the way, so a caller that needs finite
     input does not have to scan it first).
@@ -269,13 +290,15 @@ def bp_leaf_marginals(
         u = np.empty((n_nodes, q, B))
         v = np.empty((n_nodes, q, B))
         log_m = np.empty((n_k, q, B))
+        lp = np.empty((q, B))
         prefix = np.empty((n_k + 1, q, B))
         lane_tmp = np.empty((6, B))
         acc = np.empty(((s + 1) * q, B))
         dead = np.empty(B, dtype=np.bool_)
         for i0 in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK), B):
-            n_bad[ch] += _bp_block(x, coef, child, prob, log_prior, t_mat, k, out, log_z, i0,
-                                   depth, u, v, log_m, prefix, lane_tmp, acc, dead, by_child)  # fmt: skip
+            n_bad[ch] += _bp_block(x, coef, child, prob, prior, log_prior, prior_row, t_mat, k, out,
+                                   log_z, i0, depth, u, v, log_m, prefix, lane_tmp, acc, dead,
+                                   by_child, lp)  # fmt: skip
     return n_bad.sum()
 
 
@@ -285,7 +308,9 @@ def _bp_block(
     coef: np.ndarray,
     child: np.ndarray,
     prob: np.ndarray,
+    prior: np.ndarray,
     log_prior: np.ndarray,
+    prior_row: np.ndarray,
     t_mat: np.ndarray,
     k: int,
     out: np.ndarray,
@@ -300,11 +325,13 @@ def _bp_block(
     acc: np.ndarray,
     dead: np.ndarray,
     by_child: np.ndarray,
+    lp: np.ndarray,
 ) -> int:
     """BP for the ``lanes`` samples from ``i0`` (see :func:`bp_leaf_marginals`); the other
     arguments are scratch: messages ``u``, ``v`` (n_nodes, q, lanes), ``log_m``, ``prefix``
     (s^k [+1], q, lanes), ``lane_tmp`` (6, lanes), ``acc`` ((s + 1) q, lanes), ``dead``
-    (lanes,) bool; ``by_child`` (s, R) the rules stably sorted by child c. Returns the number
+    (lanes,) bool; ``by_child`` (s, R) the rules stably sorted by child c; ``lp`` (q, lanes) the
+    root log-prior of each lane, gathered from ``log_prior[prior_row]`` (filtered models). Returns the number
     of non-finite entries of ``x`` in the block.
 
     The number of lanes is read from ``u`` (not a compile-time constant), so LLVM keeps the
@@ -334,6 +361,16 @@ def _bp_block(
         dead[lane] = False
         for a in range(q):
             suffix[a, lane] = 0.0
+    # the root prior of each lane (padding lanes: the unconditional row 0), straight into the
+    # root's downward message for the unfiltered model, in log space for a filtered one
+    for lane in range(B):
+        row = prior_row[i0 + lane] if lane < nb else 0
+        if k == 0:
+            for a in range(q):
+                v[0, a, lane] = prior[row, a]
+        else:
+            for a in range(q):
+                lp[a, lane] = log_prior[row, a]
 
     # Leaves: ψ = softmax(h) per sample; the log normaliser is split into lz (the maxima) and
     # zp (running product of the sums, each in [1, q]). The fields go straight into the leaf
@@ -415,18 +452,8 @@ def _bp_block(
 
     if k == 0:
         # Root of the unfiltered model: Z_root = Σ_a π(a) u_0(a), and the downward message
-        # of the root is the prior itself (exact zeros stay zeros).
-        pmax = -np.inf
-        for a in range(q):
-            pmax = max(pmax, log_prior[a])
-        for a in range(q):
-            w = np.exp(log_prior[a] - pmax)
-            for lane in range(B):
-                v[0, a, lane] = w
-        _normalise(v, 0, zs, zinv, dead)
-        if pmax == -np.inf:
-            for lane in range(B):
-                dead[lane] = True
+        # of the root is the lane's (normalised) prior itself, already in v[0] (exact zeros
+        # stay zeros).
         for lane in range(B):
             tmp[lane] = 0.0
         for a in range(q):
@@ -436,9 +463,9 @@ def _bp_block(
             if tmp[lane] == 0.0:
                 dead[lane] = True
             else:
-                lz[lane] += np.log(tmp[lane]) + pmax + np.log(zs[lane])
+                lz[lane] += np.log(tmp[lane])
     else:
-        _level_k(u, v, log_m, prefix, suffix, tmp, zs, zinv, lz, dead, log_prior, t_mat, off_k)
+        _level_k(u, v, log_m, prefix, suffix, tmp, zs, zinv, lz, dead, lp, t_mat, off_k)
 
     # Downward sweep below level k.
     first = off_k
@@ -538,12 +565,12 @@ def _level_k(
     zinv: np.ndarray,
     lz: np.ndarray,
     dead: np.ndarray,
-    log_prior: np.ndarray,
+    lp: np.ndarray,
     t_mat: np.ndarray,
     off_k: int,
 ) -> None:
     """Level k > 0 of a filtered model: channels to the root, root belief and cavities, in log
-    space (exact zeros); writes the level-k downward messages ``v`` and adds log Z_root to
+    space (exact zeros), with the root log-prior ``lp`` (q, lanes) of each lane; writes the level-k downward messages ``v`` and adds log Z_root to
     ``lz``."""
     n_k, q = t_mat.shape[0], t_mat.shape[1]
     B = u.shape[2]
@@ -567,13 +594,13 @@ def _level_k(
     for lane in range(B):
         top = -np.inf
         for a in range(q):
-            top = max(top, log_prior[a] + prefix[n_k, a, lane])
+            top = max(top, lp[a, lane] + prefix[n_k, a, lane])
         if top == -np.inf:
             dead[lane] = True
         else:
             z = 0.0
             for a in range(q):
-                z += np.exp(log_prior[a] + prefix[n_k, a, lane] - top)
+                z += np.exp(lp[a, lane] + prefix[n_k, a, lane] - top)
             lz[lane] += top + np.log(z)
     for j in range(n_k - 1, -1, -1):
         p = off_k + j
@@ -583,7 +610,7 @@ def _level_k(
         for a in range(q):
             # log c_j(a) = log π(a) + Σ_{i<j} log m_i(a) + Σ_{i>j} log m_i(a), into tmp
             for lane in range(B):
-                tmp[lane] = log_prior[a] + prefix[j, a, lane] + suffix[a, lane]
+                tmp[lane] = lp[a, lane] + prefix[j, a, lane] + suffix[a, lane]
                 suffix[a, lane] += log_m[j, a, lane]
             # the prefix row j is free now: it keeps the cavity logits of symbol a
             for lane in range(B):
@@ -614,19 +641,24 @@ def parse_trees(
     s: int,
     log_prob: np.ndarray,
     log_prior: np.ndarray,
+    prior_row: np.ndarray,
     log_t: np.ndarray,
     k: int,
     valid: np.ndarray,
     logp: np.ndarray,
+    roots: np.ndarray,
 ) -> None:
     """Bottom-up parse: per-level fraction of allowed sibling groups and the exact log-probability.
 
     ``tokens`` (n, N) int64 leaves; ``table`` (q^s,) rule index of each children tuple (base-q
-    number, first child most significant) or -1; ``log_prob`` (R,); ``log_prior`` (q,); ``log_t``
+    number, first child most significant) or -1; ``log_prob`` (R,); ``log_prior`` (C + 1, q) and
+    ``prior_row`` (n,) the root log-prior of each sample (module docstring); ``log_t``
     (s^k, q, q) log channels of the k-filtered model. Writes ``valid`` (n, depth), column ``d``
     = fraction of allowed groups among the ``s^d`` sibling groups whose parent is at level ``d``
     (a group with an unparsed child, i.e. one below an invalid group, counts as not allowed and
-    leaves its parent unparsed), and ``logp`` (n,) = log p_k(tokens) (-inf when invalid).
+    leaves its parent unparsed), ``logp`` (n,) = log p_k(tokens | class) (-inf when invalid) and
+    ``roots`` (n,) the root symbol of the exact grammar's parse (-1 when some group is not an
+    allowed rule).
     """
     n, n_leaves = tokens.shape
     depth = valid.shape[1]
@@ -641,13 +673,14 @@ def parse_trees(
             for j in range(n_leaves):
                 cur[j] = tokens[i, j]
             lp = 0.0
+            row = prior_row[i]
             width = n_leaves
             for d in range(depth, -1, -1):
                 if d == k:
                     # Top of the exact part: root prior (k = 0) or the filtered channels.
                     top = -np.inf
                     for a in range(q):
-                        t = log_prior[a]
+                        t = log_prior[row, a]
                         for j in range(n_k):
                             if cur[j] < 0:
                                 t = -np.inf
@@ -660,7 +693,7 @@ def parse_trees(
                     else:
                         z = 0.0
                         for a in range(q):
-                            t = log_prior[a]
+                            t = log_prior[row, a]
                             for j in range(n_k):
                                 t += log_t[j, a, cur[j]]
                             z += np.exp(t - top)
@@ -691,3 +724,4 @@ def parse_trees(
                 for g in range(width):
                     cur[g] = nxt[g]
             logp[i] = lp
+            roots[i] = cur[0]

@@ -17,6 +17,11 @@ so the responsibilities :math:`r_k(x) \propto \pi_k \mathcal N(x; \sqrt{\bar\alp
 
 and the score by Tweedie, :math:`\nabla\log p_t = (\sqrt{\bar\alpha}\,\hat x_0 - x_t)/(1-\bar\alpha)`.
 
+**Classes** are the components (``n_classes = K``): conditioning on :math:`c` replaces the
+responsibilities by a one-hot on :math:`c`, so :math:`E[x_0 \mid x_t, c]` is the component's
+linear (Wiener) posterior mean and :math:`\log p_t(x \mid c) = \log \mathcal N(x;
+\sqrt{\bar\alpha}\mu_c, v_c I)`; ``classes`` = -1 rows stay unconditional.
+
 The symmetric two-component model of Bonnaire et al. (arXiv:2505.17638),
 :math:`\tfrac12\mathcal N(+\mu\mathbf 1, \sigma^2 I) + \tfrac12\mathcal N(-\mu\mathbf 1, \sigma^2 I)`,
 is :meth:`GaussianMixture.symmetric`; its score in Ornstein–Uhlenbeck time
@@ -34,8 +39,9 @@ from scipy.special import logsumexp
 from physgen.errors import ConfigError, PhysgenError
 from physgen.models._memory import check_fits_in_memory
 from physgen.models.base import DataModel, as_alpha_bar
+from physgen.models.conditional import check_classes
 from physgen.registry import register_model
-from physgen.rng import sample_generator, spawn
+from physgen.rng import sample_generator, stream
 
 __all__ = ["GaussianMixture", "gmm"]
 
@@ -99,6 +105,11 @@ class GaussianMixture(DataModel):
         return self.means.shape[0]
 
     @property
+    def n_classes(self) -> int:
+        """Classes of the conditional model: the ``K`` components."""
+        return self.means.shape[0]
+
+    @property
     def dim(self) -> int:
         """Dimension ``d``."""
         return self.means.shape[1]
@@ -132,19 +143,31 @@ class GaussianMixture(DataModel):
         second += np.eye(self.dim) * float(self.weights @ self.stds**2)
         return second - np.outer(m, m)
 
-    def sample(self, n: int, seed: int) -> np.ndarray:
+    def sample(
+        self, n: int, seed: int, classes: Any = None, return_classes: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``n`` draws, shape ``(n, d)``; sample ``i`` (its component, then its Gaussian
-        coordinates) comes from the stream ``(seed, i)`` alone."""
+        coordinates) comes from the stream ``(seed, i)`` alone.
+
+        ``classes`` (int or ``(n,)``, -1 = unconditional) fixes the component of each row; the
+        component's uniform number is still drawn, so a row conditioned on the component the
+        unconditional draw had is the unconditional sample. ``return_classes`` also returns the
+        components, int64 ``(n,)``.
+        """
         if int(n) < 0:
             raise ConfigError("n", f"must be ≥ 0, got {n}")
         check_fits_in_memory("n", int(n), 8 * self.dim)
+        cls = check_classes(classes, int(n), self.n_classes)
         out = np.empty((int(n), self.dim))
+        comp = np.empty(int(n), dtype=np.int64)
         cdf = np.cumsum(self.weights)
         for i in range(int(n)):
             g = sample_generator(seed, i)
             k = min(int(np.searchsorted(cdf, g.random(), side="right")), self.n_components - 1)
+            k = k if cls[i] < 0 else int(cls[i])
+            comp[i] = k
             out[i] = self.means[k] + self.stds[k] * g.standard_normal(self.dim)
-        return out
+        return (out, comp) if return_classes else out
 
     def _check_x(self, x_t: np.ndarray) -> np.ndarray:
         x = np.asarray(x_t, dtype=np.float64)
@@ -152,8 +175,14 @@ class GaussianMixture(DataModel):
             raise PhysgenError(f"x must have shape (n, {self.dim}), got {x.shape}")
         return x
 
-    def _log_joint(self, x: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``log π_k N(x; √ᾱ μ_k, v_k I)`` of shape ``(n, K)`` and the variances ``v`` (n, K)."""
+    def _log_joint(
+        self, x: np.ndarray, a: np.ndarray, classes: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``log π_k N(x; √ᾱ μ_k, v_k I)`` of shape ``(n, K)`` and the variances ``v`` (n, K).
+
+        A row with class ``c ≥ 0`` gets ``log N(x; √ᾱ μ_c, v_c I)`` in column ``c`` (no weight:
+        the density given the class) and -inf elsewhere."""
+        cls = check_classes(classes, x.shape[0], self.n_classes)
         v = a[:, None] * self.stds[None, :] ** 2 + (1.0 - a[:, None])
         sq = (
             np.sum(x**2, axis=1)[:, None]
@@ -161,27 +190,36 @@ class GaussianMixture(DataModel):
             + a[:, None] * np.sum(self.means**2, axis=1)[None, :]
         )
         sq = np.maximum(sq, 0.0)  # cancellation can leave tiny negatives
-        logp = (
-            np.log(self.weights)[None, :] - 0.5 * self.dim * np.log(2.0 * np.pi * v) - sq / (2 * v)
-        )
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        cond = cls >= 0
+        prior = np.where(cond[:, None], -np.inf, log_w[None, :])
+        prior[cond, cls[cond]] = 0.0
+        logp = prior - 0.5 * self.dim * np.log(2.0 * np.pi * v) - sq / (2 * v)
         return logp, v
 
-    def denoise(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
+    def denoise(
+        self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
+    ) -> np.ndarray:
         r"""Exact :math:`E[x_0 \mid x_t]`: ``x_t`` of shape ``(n, d)``, ``alpha_bar`` a float or
-        ``(n,)`` in ``(0, 1]``; returns ``(n, d)``."""
+        ``(n,)`` in ``(0, 1]``; returns ``(n, d)``. ``classes`` (n,) int: row ``i`` gets
+        :math:`E[x_0 \mid x_t, c_i]` (-1 or ``None``: unconditional)."""
         x = self._check_x(x_t)
         a = as_alpha_bar(alpha_bar, x.shape[0])
-        logp, v = self._log_joint(x, a)
+        logp, v = self._log_joint(x, a, classes)
         r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))
         shrink = (r * (1.0 - a[:, None]) / v) @ self.means
         gain = np.sqrt(a) * np.sum(r * self.stds[None, :] ** 2 / v, axis=1)
         return shrink + gain[:, None] * x
 
-    def log_prob(self, x: np.ndarray, alpha_bar: float | np.ndarray = 1.0) -> np.ndarray:
+    def log_prob(
+        self, x: np.ndarray, alpha_bar: float | np.ndarray = 1.0, classes: Any = None
+    ) -> np.ndarray:
         r""":math:`\log p_t(x)` of the noised marginal at ``alpha_bar`` (default 1: the clean
-        density :math:`\log p_0`); ``x`` of shape ``(n, d)``, returns ``(n,)``."""
+        density :math:`\log p_0`); ``x`` of shape ``(n, d)``, returns ``(n,)``. ``classes``
+        (n,) int: row ``i`` gets :math:`\log p_t(x \mid c_i)` (-1: unconditional)."""
         xx = self._check_x(x)
-        logp, _ = self._log_joint(xx, as_alpha_bar(alpha_bar, xx.shape[0]))
+        logp, _ = self._log_joint(xx, as_alpha_bar(alpha_bar, xx.shape[0]), classes)
         return logsumexp(logp, axis=1)
 
 
@@ -211,6 +249,6 @@ def gmm(
         raise ConfigError("model.mean", f"the separation of the means must be finite, got {mean}")
     if int(components) == 2:
         return GaussianMixture.symmetric(int(dim), mean=float(mean), std=float(std))
-    g = np.random.default_rng(spawn(seed, 0x6A11))
+    g = np.random.default_rng(stream(seed, "mixture_layout"))
     means = float(mean) * g.standard_normal((int(components), int(dim)))
     return GaussianMixture(means=means, stds=np.full(int(components), float(std)))

@@ -27,6 +27,13 @@ permutation of the pool (``numpy.random.default_rng(seed).permutation(m)``), so 
 depends only on ``(seed, i)`` and ``n > m`` is an error. ``pool_size`` = ``m`` lets the data
 protocol reject disjoint splits the pool cannot hold.
 
+Classes: a pool with labels (:class:`Digits`: the digit, ``n_classes = 10``) is also a conditional
+model. :math:`p(x \mid c)` is the uniform measure on the images of label :math:`c`, its exact
+denoiser the empirical one of those images; ``sample(n, seed, classes)`` walks the same seeded
+permutation and gives row ``i`` the next unused image of its class (so row ``i`` depends on the
+classes of the rows before it: the pool is sampled without replacement); ``log_prob`` is the log of
+the fraction of the pool (of the class) equal to ``x``, -inf off the pool.
+
 Models: :class:`Digits` (registered ``"digits"``; 1 797 real 8×8 images bundled with
 scikit-learn, no download), :class:`ImageFolder` (``"image_folder"``; a folder of image files
 read with Pillow, resized and converted to grayscale) and :class:`ImageArray` (``"image_array"``;
@@ -43,6 +50,7 @@ import numpy as np
 
 from physgen.errors import PhysgenError
 from physgen.models.base import DataModel
+from physgen.models.conditional import check_classes
 from physgen.registry import register_model
 
 __all__ = ["IMAGE_SUFFIXES", "Digits", "ImageArray", "ImageDataset", "ImageFolder"]
@@ -62,9 +70,14 @@ class ImageDataset(DataModel):
         ``(m, C, H, W)`` floats already mapped to ``[-1, 1]``.
     center:
         Subtract the pool's mean image (see the module docstring).
+    labels:
+        Optional class of each image, ints ``0 … C-1`` of shape ``(m,)``: the model is then
+        conditional with ``n_classes = C`` (every class must hold an image).
     """
 
-    def __init__(self, images: np.ndarray, *, center: bool = True) -> None:
+    def __init__(
+        self, images: np.ndarray, *, center: bool = True, labels: np.ndarray | None = None
+    ) -> None:
         x = np.asarray(images, dtype=np.float64)
         if x.ndim != 4 or x.shape[0] < 1:
             raise PhysgenError(f"images must have shape (m, C, H, W) with m ≥ 1, got {x.shape}")
@@ -73,26 +86,109 @@ class ImageDataset(DataModel):
         self.data = x - self.mean_image
         self.event_shape = tuple(int(s) for s in x.shape[1:])
         self.pool_size = int(x.shape[0])
-        self._empirical: Any = None
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        self.n_classes = 0
+        if self.labels is not None:
+            if self.labels.shape != (self.pool_size,) or self.labels.min() < 0:
+                raise PhysgenError(f"labels must be {self.pool_size} non-negative ints")
+            self.n_classes = int(self.labels.max()) + 1
+            if np.bincount(self.labels).min() == 0:
+                raise PhysgenError(f"every class 0 … {self.n_classes - 1} needs an image")
+        # exact denoisers: key -1 the whole pool, c the images of class c (built on first use)
+        self._empirical: dict[int, Any] = {}
 
-    def sample(self, n: int, seed: int) -> np.ndarray:
-        """The first ``n`` images of a seeded permutation of the pool, ``(n, C, H, W)``."""
+    def sample(
+        self, n: int, seed: int, classes: Any = None, return_classes: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` images of a seeded permutation of the pool, ``(n, C, H, W)``.
+
+        ``classes`` (int or ``(n,)``, -1 = any class): row ``i`` is the next image of class
+        ``classes[i]`` along the same permutation not taken by an earlier row.
+        ``return_classes`` also returns the labels of the images, int64 ``(n,)``."""
         n = int(n)
         if not 0 <= n <= self.pool_size:
             raise PhysgenError(
                 f"asked for {n} images but this data set holds {self.pool_size}; "
                 "a finite data set is sampled without replacement"
             )
+        cls = check_classes(classes, n, self.n_classes)
         perm = np.random.default_rng(np.random.SeedSequence(int(seed))).permutation(self.pool_size)
-        return self.data[perm[:n]].copy()
+        if (cls < 0).all():
+            pick = perm[:n]
+        else:
+            pick = self._pick(perm, cls)
+        images = self.data[pick].copy()
+        if not return_classes:
+            return images
+        if self.labels is None:
+            raise PhysgenError("this data set has no labels: return_classes needs a labelled pool")
+        return images, self.labels[pick]
 
-    def denoise(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
-        """Exact :math:`E[x_0 \\mid x_t]` of the uniform measure on the pool, shape of ``x_t``."""
-        if self._empirical is None:
+    def _pick(self, perm: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        """Pool indices of rows with classes ``cls`` (-1: any) taken along ``perm`` without
+        replacement (module docstring)."""
+        assert self.labels is not None  # classes ≥ 0 passed check_classes
+        queues = {c: list(perm[self.labels[perm] == c][::-1]) for c in np.unique(cls[cls >= 0])}
+        queues[-1] = list(perm[::-1])
+        used = np.zeros(self.pool_size, dtype=bool)
+        pick = np.empty(cls.size, dtype=np.int64)
+        for i, c in enumerate(cls.tolist()):
+            queue = queues[c]
+            while queue and used[queue[-1]]:
+                queue.pop()
+            if not queue:
+                raise PhysgenError(f"class {c} has no image left for row {i} (without replacement)")
+            pick[i] = queue.pop()
+            used[pick[i]] = True
+        return pick
+
+    def _exact(self, c: int) -> Any:
+        """The empirical denoiser of the pool (``c = -1``) or of the images of class ``c``."""
+        if c not in self._empirical:
             from physgen.models.empirical import Empirical
 
-            self._empirical = Empirical(self.data)
-        return self._empirical.denoise(x_t, alpha_bar)
+            assert c < 0 or self.labels is not None
+            pool = self.data if c < 0 else self.data[self.labels == c]
+            self._empirical[c] = Empirical(pool)
+        return self._empirical[c]
+
+    def denoise(
+        self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
+    ) -> np.ndarray:
+        """Exact :math:`E[x_0 \\mid x_t]` of the uniform measure on the pool, shape of ``x_t``;
+        ``classes`` (n,) int: row ``i`` conditioned on the images of class ``classes[i]`` (-1 or
+        ``None``: the whole pool)."""
+        x = np.asarray(x_t, dtype=np.float64)
+        cls = check_classes(classes, x.shape[0], self.n_classes)
+        a = np.broadcast_to(np.asarray(alpha_bar, dtype=np.float64), cls.shape)
+        if (cls == cls[:1]).all():
+            return self._exact(int(cls[0]) if cls.size else -1).denoise(x, alpha_bar)
+        out = np.empty_like(x)
+        for c in np.unique(cls).tolist():
+            rows = cls == c
+            out[rows] = self._exact(c).denoise(x[rows], a[rows])
+        return out
+
+    def log_prob(self, x: np.ndarray, classes: Any = None) -> np.ndarray:
+        """Log-probability of images ``x`` ``(n, C, H, W)`` under the uniform measure on the pool
+        (or on class ``classes[i]``): log of the fraction of (class) images equal to ``x``, -inf
+        for an image off the pool; shape ``(n,)``."""
+        xx = np.asarray(x, dtype=np.float64)
+        if xx.ndim != 4 or xx.shape[1:] != self.event_shape:
+            raise PhysgenError(f"x must have shape (n, {', '.join(map(str, self.event_shape))})")
+        cls = check_classes(classes, xx.shape[0], self.n_classes)
+        flat = self.data.reshape(self.pool_size, -1)
+        out = np.empty(xx.shape[0])
+        with np.errstate(divide="ignore"):
+            for i, row in enumerate(xx.reshape(xx.shape[0], -1)):
+                same = (flat == row).all(axis=1)
+                if cls[i] >= 0:
+                    assert self.labels is not None
+                    member = self.labels == cls[i]
+                    out[i] = np.log(same[member].sum() / member.sum())
+                else:
+                    out[i] = np.log(same.sum() / self.pool_size)
+        return out
 
     def to_unit(self, x: np.ndarray) -> np.ndarray:
         """Diffusion-space images ``(…, C, H, W)`` → display values in ``[0, 1]`` (clipped)."""
@@ -107,13 +203,12 @@ class Digits(ImageDataset):
     """scikit-learn's handwritten digits: 1 797 grayscale 8×8 images (16 gray levels), no download.
 
     Pixel values ``0 … 16`` map to ``[-1, 1]``; ``event_shape = (1, 8, 8)``; ``pool_size = 1797``.
-    ``labels`` holds the digit classes (not used by diffusion, handy for analysis).
+    ``labels`` holds the digit classes, the ``n_classes = 10`` classes of the conditional model.
     """
 
     def __init__(self, center: bool = True) -> None:
         images, labels = _load_digits()
-        self.labels = labels.copy()
-        super().__init__(images / 8.0 - 1.0, center=center)
+        super().__init__(images / 8.0 - 1.0, center=center, labels=labels.copy())
 
 
 @functools.cache

@@ -36,6 +36,15 @@ root-mediated correlations; single-site marginals do not depend on :math:`k`.
 and one downward BP sweep on the (loop-free) tree, or by BP_k on the :math:`k`-filtered model
 (:mod:`physgen.models._tree_kernels`).
 
+**Classes.** The root is the class of a sample (``n_classes = q``), or, with ``root_classes``,
+a coarser class: a partition of the root symbols into ``C`` groups. Conditioning on class
+:math:`c` replaces the uniform root prior by the uniform prior on the roots of :math:`c`:
+:math:`p(x \mid c) = \sum_{a \in c} p(x \mid \text{root} = a) / |c|`. :meth:`TreeGrammar.sample`,
+:meth:`TreeGrammar.denoise`, :meth:`TreeGrammar.posterior` and :meth:`TreeGrammar.log_prob` take
+``classes``, an ``(n,)`` int array with -1 meaning unconditional (for BP_k too: the class prior
+sits at the root, above the filtered channels). The grammar is unambiguous, so a valid sequence
+determines its root and its class (:meth:`TreeGrammar.parse_class`).
+
 **Validity.** A sequence has non-zero probability iff every sibling group, parsed bottom-up, is an
 allowed rule (levels below :math:`k` only, for a filtered model). :meth:`TreeGrammar.validity`
 reports, per level, the fraction of allowed sibling groups.
@@ -51,6 +60,7 @@ import numpy as np
 from physgen.errors import ConfigError, PhysgenError
 from physgen.models._tree_kernels import bp_leaf_marginals, parse_trees, sample_trees
 from physgen.models.base import DataModel, as_alpha_bar
+from physgen.models.conditional import check_classes
 from physgen.registry import register_model
 from physgen.rng import stream_key
 
@@ -82,6 +92,8 @@ class TreeGrammar(DataModel):
     recipe : ``"paper"`` or ``"rhm"`` (see the module docstring).
     filtered_levels : the model's own filtering level ``k`` (0 = exact model … ``depth``);
         :meth:`sample`, :meth:`denoise`, :meth:`log_prob` use it unless told otherwise.
+    root_classes : optional partition of the root symbols ``0 … q-1`` into classes (a list of
+        non-empty lists, class ``c`` = ``root_classes[c]``); default: one class per root symbol.
 
     Attributes
     ----------
@@ -89,6 +101,8 @@ class TreeGrammar(DataModel):
         P(children = (b1, …, bs) | parent = a); rows sum to 1.
     rules : ndarray (q, q_eff, branching) int64, the allowed children tuples of each parent.
     rule_probs : ndarray (q, q_eff), their probabilities.
+    n_classes : number of classes ``C``.
+    class_of_root : ndarray (q,) int64, the class of each root symbol.
     """
 
     def __init__(
@@ -101,6 +115,7 @@ class TreeGrammar(DataModel):
         seed: int = 0,
         recipe: Recipe = "paper",
         filtered_levels: int = 0,
+        root_classes: list[list[int]] | None = None,
     ) -> None:
         if not _is_int(q) or q < 2:
             raise ConfigError("model.q", f"alphabet size must be an integer ≥ 2, got {q!r}")
@@ -164,7 +179,7 @@ class TreeGrammar(DataModel):
         tuple_index = self._child @ (self.q ** np.arange(s - 1, -1, -1))
         self._table = np.full(self.q**s, -1, dtype=np.int64)
         self._table[tuple_index] = np.arange(self._child.shape[0])
-        self._log_prior = np.full(self.q, -math.log(self.q))
+        self._set_classes(root_classes)
         self._channels: dict[int, np.ndarray] = {}
 
         self.transition = np.zeros((self.q,) * (s + 1))
@@ -174,6 +189,46 @@ class TreeGrammar(DataModel):
         self.single_child = np.zeros((s, self.q, self.q))
         for c in range(s):
             np.add.at(self.single_child[c], (parents, self._child[:, c]), self._prob)
+
+    def _set_classes(self, root_classes: list[list[int]] | None) -> None:
+        """Check the partition of the root symbols and build the per-class root tables: the
+        priors and log-priors (C + 1, q), row 0 uniform and row c + 1 uniform on class c, and the members
+        (C, q) padded with -1, with their counts (C,)."""
+        q = self.q
+        groups = [[a] for a in range(q)] if root_classes is None else root_classes
+        key = "model.root_classes"
+        if not isinstance(groups, (list, tuple)) or not groups:
+            raise ConfigError(
+                key, f"must be a non-empty list of lists of root symbols, got {groups!r}"
+            )
+        flat: list[int] = []
+        for g in groups:
+            if not isinstance(g, (list, tuple)) or not g or not all(_is_int(a) for a in g):
+                raise ConfigError(
+                    key, f"every class must be a non-empty list of integers, got {g!r}"
+                )
+            flat.extend(int(a) for a in g)
+        if sorted(flat) != list(range(q)):
+            raise ConfigError(
+                key,
+                f"must partition the root symbols 0 … {q - 1} (each exactly once), got {groups!r}",
+            )
+        self.root_classes = None if root_classes is None else [[int(a) for a in g] for g in groups]
+        self.n_classes = len(groups)
+        self.class_of_root = np.empty(q, dtype=np.int64)
+        self._members = np.full((self.n_classes, q), -1, dtype=np.int64)
+        self._counts = np.array([len(g) for g in groups], dtype=np.int64)
+        self._log_prior = np.full((self.n_classes + 1, q), -np.inf)
+        self._log_prior[0] = -math.log(q)
+        for c, g in enumerate(groups):
+            self.class_of_root[list(g)] = c
+            self._members[c, : len(g)] = sorted(g)
+            self._log_prior[c + 1, list(g)] = -math.log(len(g))
+        self._prior = np.exp(self._log_prior)
+
+    def _prior_rows(self, classes: Any, n: int) -> np.ndarray:
+        """Row of the root log-prior table of each of ``n`` samples: 0 unconditional, c + 1."""
+        return check_classes(classes, n, self.n_classes) + 1
 
     def _draw_rules(self) -> tuple[np.ndarray, np.ndarray]:
         """Allowed tuples (q, q_eff, s) and their logits (q, q_eff), by the chosen recipe."""
@@ -227,6 +282,9 @@ class TreeGrammar(DataModel):
             "seed": self.seed,
             "recipe": self.recipe,
             "filtered_levels": self.filtered_levels,
+            # only when set, so the parameters (and config hashes) of class-free models stay as
+            # they were
+            **({"root_classes": self.root_classes} if self.root_classes is not None else {}),
         }
 
     def __repr__(self) -> str:
@@ -258,6 +316,40 @@ class TreeGrammar(DataModel):
             self._channels[k] = np.ascontiguousarray(t)
         return self._channels[k]
 
+    def support_size(self, filtered_levels: int | None = None) -> int:
+        r"""Number of distinct leaf sequences of non-zero probability under the k-filtered model
+        (an exact Python int; the content-disjoint data of :mod:`physgen.data` need it).
+
+        The grammar is unambiguous, so a valid sequence has exactly one tree below level
+        :math:`k` and the count is over trees: :math:`n_0(b) = 1`,
+        :math:`n_h(a) = \sum_{(b_1..b_s) \in R(a)} \prod_c n_{h-1}(b_c)` (:math:`R(a)` the allowed
+        children tuples of :math:`a`; every allowed rule has positive probability). For
+        :math:`k = 0` the support is :math:`\sum_a n_L(a)`, i.e. :math:`q\,q_\mathrm{eff}^{(s^L-1)/(s-1)}`
+        (:math:`6 \cdot 4^7 = 98\,304` for the paper grammar at depth 3). For :math:`k > 0` the
+        level-:math:`k` configurations are the union over roots :math:`a` of the product sets
+        :math:`\prod_j \{b : T_j[a, b] > 0\}`, each weighted by :math:`\prod_j n_{L-k}(b_j)`,
+        counted by inclusion–exclusion over sets of roots (:math:`2^q - 1` terms).
+        """
+        k = self._level(filtered_levels)
+        counts = [1] * self.q
+        for _ in range(self.depth - k):
+            counts = [
+                sum(math.prod(counts[b] for b in rule) for rule in self.rules[a].tolist())
+                for a in range(self.q)
+            ]
+        if k == 0:
+            return sum(counts)
+        if self.q > 20:
+            raise PhysgenError(f"support_size of a filtered model needs q ≤ 20, got q = {self.q}")
+        allowed = self.channels(k) > 0  # (s**k, q_root, q)
+        total = 0
+        for subset in range(1, 1 << self.q):
+            roots = [a for a in range(self.q) if subset >> a & 1]
+            common = allowed[:, roots, :].all(axis=1)  # (s**k, q): symbols allowed under all
+            term = math.prod(sum(counts[b] for b in np.flatnonzero(row).tolist()) for row in common)
+            total += term if len(roots) % 2 else -term
+        return total
+
     def site_marginals(self) -> np.ndarray:
         """Exact single-site leaf marginals P(x_i = a), shape ``(N, q)`` (independent of k)."""
         return self.channels(self.depth).mean(axis=1)
@@ -271,22 +363,33 @@ class TreeGrammar(DataModel):
         filtered_levels: int | None = None,
         return_levels: bool = False,
         start: int = 0,
-    ) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
-        """``n`` leaf sequences, int64 array ``(n, seq_len)``, from the k-filtered model.
+        classes: Any = None,
+        return_classes: bool = False,
+    ) -> np.ndarray | tuple[Any, ...]:
+        r"""``n`` leaf sequences, int64 array ``(n, seq_len)``, from the k-filtered model.
 
         Sample ``i`` is row ``start + i`` of the stream of ``seed``: it depends only on
-        ``(seed, start + i)``, not on ``n``, chunking or the thread count. With
+        ``(seed, start + i)`` (and its class), not on ``n``, chunking or the thread count. With
         ``return_levels``, returns ``(leaves, levels)`` where ``levels[d]`` is the int64 array
         ``(n, branching**d)`` of level ``d = 0 … depth`` (``levels[depth]`` are the leaves);
         levels ``0 < d < k`` of a filtered model do not exist and are filled with -1.
+
+        ``classes``: ``None`` (unconditional), an int or an ``(n,)`` int array (-1 =
+        unconditional) — sample ``i`` is drawn from :math:`p(x \mid c_i)`. Its root comes from
+        the same uniform number as the unconditional root, and the rest of the tree from the same
+        stream, so with one root per class, conditioning on the root the unconditional draw had
+        gives the unconditional sample. ``return_classes`` appends the class of each drawn root,
+        int64 ``(n,)``, to the returned tuple.
         """
         if not _is_int(n) or n < 0:
             raise PhysgenError(f"n must be a non-negative integer, got {n!r}")
         if not _is_int(start) or start < 0:
             raise PhysgenError(f"start must be a non-negative integer, got {start!r}")
         k = self._level(filtered_levels)
+        cls = check_classes(classes, int(n), self.n_classes)
         t_cum = np.ascontiguousarray(np.cumsum(self.channels(k), axis=2))
         leaves = np.empty((n, self.seq_len), dtype=np.int64)
+        roots = np.empty(n, dtype=np.int64)
         nodes = np.empty((n, self.n_nodes) if return_levels else (0, 0), dtype=np.int64)
         key = np.uint64(stream_key(seed))
         sample_trees(
@@ -297,18 +400,26 @@ class TreeGrammar(DataModel):
             t_cum,
             k,
             self.depth,
+            cls,
+            self._members,
+            self._counts,
             leaves,
+            roots,
             nodes,
             bool(return_levels),
         )
-        if not return_levels:
-            return leaves
-        s = self.branching
-        levels = [
-            nodes[:, (s**d - 1) // (s - 1) : (s ** (d + 1) - 1) // (s - 1)]
-            for d in range(self.depth + 1)
-        ]
-        return leaves, levels
+        out: list[Any] = [leaves]
+        if return_levels:
+            s = self.branching
+            out.append(
+                [
+                    nodes[:, (s**d - 1) // (s - 1) : (s ** (d + 1) - 1) // (s - 1)]
+                    for d in range(self.depth + 1)
+                ]
+            )
+        if return_classes:
+            out.append(self.class_of_root[roots])
+        return leaves if len(out) == 1 else tuple(out)
 
     # ------------------------------------------------------------------ encodings
 
@@ -343,17 +454,21 @@ class TreeGrammar(DataModel):
             )
         return np.ascontiguousarray(a)
 
-    def _bp(self, x: np.ndarray, coef: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    def _bp(
+        self, x: np.ndarray, coef: np.ndarray, k: int, classes: Any = None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """Marginals, log Z and the number of non-finite entries of ``x``."""
+        rows = self._prior_rows(classes, x.shape[0])
         out = np.empty_like(x)
         log_z = np.empty(x.shape[0])
         n_bad = bp_leaf_marginals(
-            x, coef, self._child, self._prob, self._log_prior, self.channels(k), k, out, log_z
-        )
+            x, coef, self._child, self._prob, self._prior, self._log_prior, rows, self.channels(k),
+            k, out, log_z,
+        )  # fmt: skip
         return out, log_z, int(n_bad)
 
     def posterior(
-        self, log_evidence: np.ndarray, filtered_levels: int | None = None
+        self, log_evidence: np.ndarray, filtered_levels: int | None = None, classes: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         r"""Leaf posterior marginals and log partition function under general leaf evidence.
 
@@ -362,24 +477,31 @@ class TreeGrammar(DataModel):
         Returns ``(marginals (n, N, q), log_Z (n,))`` with
         :math:`\log Z = \log \sum_{x_0} p_k(x_0)\, e^{\sum_i h_i(x_{0,i})}`; a row whose evidence
         has zero probability under the model gets NaN marginals and ``log_Z = -inf``.
+        ``classes`` (n,) conditions row ``i`` on class ``classes[i]`` (-1: unconditional).
         """
         h = self._check_x(log_evidence, "log_evidence")
         if np.isnan(h).any() or (h == np.inf).any():
             raise PhysgenError("log_evidence must not contain NaN or +inf")
         if h.size and not np.isfinite(h.max(axis=-1)).all():
             raise PhysgenError("log_evidence needs a finite entry at every leaf")
-        return self._bp(h, np.ones(h.shape[0]), self._level(filtered_levels))[:2]
+        return self._bp(h, np.ones(h.shape[0]), self._level(filtered_levels), classes)[:2]
 
     def denoise(
-        self, x_t: np.ndarray, alpha_bar: float | np.ndarray, filtered_levels: int | None = None
+        self,
+        x_t: np.ndarray,
+        alpha_bar: float | np.ndarray,
+        filtered_levels: int | None = None,
+        classes: Any = None,
     ) -> np.ndarray:
         r"""Exact :math:`E[x_0 \mid x_t]` of the k-filtered model (BP_k), shape (n, N, q).
 
         ``x_t`` (n, N, q); ``alpha_bar`` a float or (n,) in (0, 1]. The leaf fields are
         :math:`h = \sqrt{\bar\alpha}\, x_t / (1-\bar\alpha)`; at :math:`\bar\alpha = 1` the
-        evidence is a δ on the argmax of ``x_t``.
+        evidence is a δ on the argmax of ``x_t``. ``classes`` (n,) int: row ``i`` gets
+        :math:`E[x_0 \mid x_t, c_i]` (-1 or ``None``: unconditional).
         """
         x = self._check_x(x_t, "x_t")
+        cls = check_classes(classes, x.shape[0], self.n_classes)
         ab = as_alpha_bar(alpha_bar, x.shape[0])
         clean = ab == 1.0
         coef = np.sqrt(ab) / np.where(clean, 1.0, 1.0 - ab)
@@ -391,20 +513,25 @@ class TreeGrammar(DataModel):
             xc = x[clean]
             x[clean] = np.where(xc == xc.max(axis=-1, keepdims=True), 0.0, -np.inf)
             coef[clean] = 1.0
-            return self._bp(x, coef, self._level(filtered_levels))[0]
+            return self._bp(x, coef, self._level(filtered_levels), cls)[0]
         # the kernel counts the non-finite entries as it reads x_t (no extra pass over it)
-        out, _, n_bad = self._bp(x, coef, self._level(filtered_levels))
+        out, _, n_bad = self._bp(x, coef, self._level(filtered_levels), cls)
         if n_bad:
             raise PhysgenError("x_t must be finite")
         return out
 
     def denoise_masked(
-        self, tokens: np.ndarray, mask: np.ndarray, filtered_levels: int | None = None
+        self,
+        tokens: np.ndarray,
+        mask: np.ndarray,
+        filtered_levels: int | None = None,
+        classes: Any = None,
     ) -> np.ndarray:
         """Leaf posterior marginals (n, N, q) given the unmasked tokens (discrete evidence).
 
         ``tokens`` (n, N) int; ``mask`` bool, broadcastable to (n, N), True = hidden (uniform
         message; the token there is ignored and may be e.g. -1), False = observed (δ message).
+        ``classes`` (n,) int conditions row ``i`` on its class (-1: unconditional).
         """
         m = np.asarray(mask)
         if m.dtype != np.bool_:
@@ -419,14 +546,19 @@ class TreeGrammar(DataModel):
         t = self._check_tokens(t0, m)
         h = np.where(np.eye(self.q, dtype=bool)[np.where(m, 0, t)], 0.0, -np.inf)
         h[m] = 0.0
-        return self._bp(h, np.ones(t.shape[0]), self._level(filtered_levels))[0]
+        return self._bp(h, np.ones(t.shape[0]), self._level(filtered_levels), classes)[0]
 
     # ------------------------------------------------------------------ parsing
 
-    def _parse(self, tokens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _parse(
+        self, tokens: np.ndarray, k: int, classes: Any = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-level validity (n, depth), log p_k(x | class) (n,) and parsed roots (n,)."""
         t = self._check_tokens(tokens)
+        rows = self._prior_rows(classes, t.shape[0])
         valid = np.empty((t.shape[0], self.depth))
         logp = np.empty(t.shape[0])
+        roots = np.empty(t.shape[0], dtype=np.int64)
         with np.errstate(divide="ignore"):
             log_t = np.log(self.channels(k))
         parse_trees(
@@ -436,17 +568,55 @@ class TreeGrammar(DataModel):
             self.branching,
             self._log_prob,
             self._log_prior,
+            rows,
             log_t,
             k,
             valid,
             logp,
+            roots,
         )
-        return valid, logp
+        return valid, logp, roots
 
-    def log_prob(self, tokens: np.ndarray, filtered_levels: int | None = None) -> np.ndarray:
-        """Exact log-probability of leaf sequences (n, N) under the k-filtered model, shape (n,);
-        -inf for sequences outside the support."""
-        return self._parse(tokens, self._level(filtered_levels))[1]
+    def log_prob(
+        self,
+        tokens: np.ndarray,
+        alpha_bar: float | np.ndarray = 1.0,
+        filtered_levels: int | None = None,
+        classes: Any = None,
+    ) -> np.ndarray:
+        r"""Exact log-probability of clean leaf sequences (n, N) under the k-filtered model,
+        shape (n,); -inf for sequences outside the support. ``classes`` (n,) int gives
+        :math:`\log p_k(x \mid c_i)` for row ``i`` (-1: unconditional). ``alpha_bar`` is the
+        shared signature of :meth:`physgen.models.base.TreeModel.log_prob`: only clean data
+        (``alpha_bar = 1``) has an exact likelihood here."""
+        if np.any(np.asarray(alpha_bar) != 1.0):
+            raise PhysgenError("TreeGrammar.log_prob is exact for clean data only (alpha_bar = 1)")
+        return self._parse(tokens, self._level(filtered_levels), classes)[1]
+
+    def entropy(self, cls: int = -1) -> float:
+        r"""Exact entropy (nats) of the exact model's sequences, given class ``cls`` (-1:
+        unconditional).
+
+        The grammar is unambiguous, so a valid sequence and its tree determine each other and
+        :math:`H(x \mid c) = H(\text{root} \mid c) + \sum_{\text{internal } j} \sum_a
+        P(x_j = a \mid c)\, H(M[a])`, with :math:`H(M[a])` the entropy of parent :math:`a`'s rule
+        choice and :math:`P(x_j = a \mid c) = \sum_r \pi_c(r) T_j[r, a]` through the channels.
+        """
+        prior = np.exp(self._log_prior[check_classes(cls, 1, self.n_classes)[0] + 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h_root = -np.sum(np.where(prior > 0, prior * np.log(prior), 0.0))
+        p = self.rule_probs
+        h_rule = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
+        total = float(h_root)
+        for d in range(self.depth):
+            total += float(np.einsum("r,jra,a->", prior, self.channels(d), h_rule))
+        return total
+
+    def parse_class(self, tokens: np.ndarray) -> np.ndarray:
+        """Class of the root parsed bottom-up from each sequence (n, N), int64 (n,); -1 for a
+        sequence that is not valid under the exact grammar (its root is then undetermined)."""
+        roots = self._parse(tokens, 0)[2]
+        return np.where(roots >= 0, self.class_of_root[np.maximum(roots, 0)], -1)
 
     def validity(self, tokens: np.ndarray) -> np.ndarray:
         """Per-level grammatical validity, float array (n, depth), by a bottom-up parse.

@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["SinusoidalEmbedding", "sinusoidal_embedding"]
+__all__ = ["ClassEmbedding", "SinusoidalEmbedding", "label_embedding", "sinusoidal_embedding"]
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -48,3 +48,44 @@ class SinusoidalEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return sinusoidal_embedding(t, self.dim, self.max_period)
+
+
+class ClassEmbedding(nn.Module):
+    r"""Learned embedding of a class label with a null class, ``(B,)`` → ``(B, dim)``.
+
+    Row :math:`c \in \{0, \dots, C-1\}` embeds class :math:`c`; row :math:`C` is the *null class*
+    :math:`\varnothing` of classifier-free guidance, used for the label -1 and when no labels are
+    given (``classes=None``). Training with label dropout (:func:`physgen.train.label_dropout`)
+    teaches one network both :math:`\hat x_0(x_t \mid c)` and :math:`\hat x_0(x_t \mid \varnothing)`.
+    """
+
+    def __init__(self, n_classes: int, dim: int) -> None:
+        super().__init__()
+        if n_classes < 1:
+            raise ValueError(f"a class embedding needs n_classes ≥ 1, got {n_classes}")
+        self.n_classes = n_classes
+        self.table = nn.Embedding(n_classes + 1, dim)
+
+    def forward(
+        self, classes: torch.Tensor | None, batch: int, device: torch.device
+    ) -> torch.Tensor:
+        """Embeddings ``(batch, dim)`` of ``classes`` (``(batch,)`` long, -1 = null; ``None``:
+        all null)."""
+        if classes is None:
+            idx = torch.full((batch,), self.n_classes, dtype=torch.long, device=device)
+        else:
+            idx = torch.where(classes < 0, self.n_classes, classes.long())
+        return self.table(idx)
+
+
+def label_embedding(
+    module: nn.Module, classes: torch.Tensor | None, batch: int, device: torch.device
+) -> torch.Tensor | None:
+    """The class embedding of a network's ``label`` (``None`` for a network without classes,
+    which accepts only ``classes=None``)."""
+    label = getattr(module, "label", None)
+    if label is None:
+        if classes is not None:
+            raise ValueError("this network has no classes (built with n_classes = 0)")
+        return None
+    return label(classes, batch, device)

@@ -10,7 +10,8 @@ Input :math:`x_t \in \mathbb R^{B \times N \times q}` (noised one-hot tokens) an
           \ell_i = W_{\rm out} h^{(L)}_i + b_{\rm out},
 
 with a learned positional embedding :math:`p_i`, the sinusoidal time embedding :math:`e(t)`
-(:mod:`physgen.nets.embedding`) added to every token, and ``layers`` standard
+(:mod:`physgen.nets.embedding`) added to every token (and, for a class-conditional network, the
+class embedding :math:`E[c]` of width ``width`` with a null class, also added to every token), and ``layers`` standard
 :class:`torch.nn.TransformerEncoderLayer` blocks (multi-head self-attention and a ReLU
 feed-forward, post-LN by default as in PyTorch and the paper; ``norm_first=True`` gives pre-LN with
 a final LayerNorm). No attention mask: every position sees every other.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from physgen.nets.embedding import SinusoidalEmbedding
+from physgen.nets.embedding import ClassEmbedding, SinusoidalEmbedding, label_embedding
 
 __all__ = ["SequenceTransformer"]
 
@@ -43,6 +44,7 @@ class SequenceTransformer(nn.Module):
         time_dim: dimension of the sinusoidal time embedding (even).
         dropout: dropout inside the encoder layers (0 in the paper's and the default setting).
         norm_first: pre-LN layers (with a final LayerNorm) instead of PyTorch's post-LN.
+        n_classes: classes of a conditional network (0: unconditional only).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class SequenceTransformer(nn.Module):
         time_dim: int = 32,
         dropout: float = 0.0,
         norm_first: bool = False,
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
         if width % heads != 0:
@@ -82,13 +85,23 @@ class SequenceTransformer(nn.Module):
             enable_nested_tensor=False,
         )
         self.output = nn.Linear(width, vocab_size)
+        # created last, so the other initial weights are those of the unconditional network
+        self.n_classes = n_classes
+        self.label = ClassEmbedding(n_classes, width) if n_classes > 0 else None
 
     @classmethod
     def paper(cls, seq_len: int, vocab_size: int) -> SequenceTransformer:
         """The paper's network: 8 layers, width 512, 4 heads, feed-forward 1024, time dim 32."""
         return cls(seq_len, vocab_size, width=512, layers=8, heads=4, ff=1024, time_dim=32)
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, N, q)`` from ``x_t`` ``(B, N, q)`` and float steps ``t`` ``(B,)``."""
-        h = self.input(x_t) + self.position + self.time(t)[:, None, :]
+    def forward(
+        self, x_t: torch.Tensor, t: torch.Tensor, classes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits ``(B, N, q)`` from ``x_t`` ``(B, N, q)``, float steps ``t`` ``(B,)`` and
+        optional ``classes`` ``(B,)`` long (-1 or ``None``: the null class)."""
+        cond = self.time(t)
+        lab = label_embedding(self, classes, x_t.shape[0], x_t.device)
+        if lab is not None:
+            cond = cond + lab
+        h = self.input(x_t) + self.position + cond[:, None, :]
         return self.output(self.encoder(h))

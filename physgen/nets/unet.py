@@ -18,7 +18,8 @@ between levels; a middle block (residual, attention, residual); the mirrored ups
 blocks take the concatenated skip connections (``num_res_blocks + 1`` per level, nearest-neighbour
 upsampling then a 3×3 convolution between levels); GroupNorm, SiLU and a 3×3 output convolution.
 The time embedding is the sinusoidal one of the step ``t`` (dimension ``time_dim``) followed by a
-two-layer MLP to ``4 · base`` features.
+two-layer MLP to ``4 · base`` features; a class-conditional U-Net (``n_classes > 0``) adds a
+class embedding of that width, with a null class (:class:`~physgen.nets.embedding.ClassEmbedding`).
 
 Sizes: an input ``(B, C, H, W)`` needs ``H`` and ``W`` divisible by ``2**(len(mults) - 1)``.
 ``image_size`` only decides at which levels attention sits (level ``l`` has spatial size
@@ -42,7 +43,7 @@ from torch.nn import functional as F
 
 from physgen.config import NetConfig
 from physgen.errors import ConfigError
-from physgen.nets.embedding import sinusoidal_embedding
+from physgen.nets.embedding import ClassEmbedding, label_embedding, sinusoidal_embedding
 from physgen.nets.wrap import register_net
 
 __all__ = ["UNet"]
@@ -121,6 +122,8 @@ class UNet(nn.Module):
         Spatial size that ``attn_resolutions`` refers to.
     groups:
         GroupNorm groups (reduced to a divisor of each width).
+    n_classes:
+        Classes of a conditional network (0: unconditional only).
 
     ``forward(x_t, t)``: ``x_t`` of shape ``(B, C, H, W)``, ``t`` of shape ``(B,)`` (the diffusion
     step, float) → ``ε̂`` of shape ``(B, C, H, W)``.
@@ -138,6 +141,7 @@ class UNet(nn.Module):
         dropout: float = 0.0,
         image_size: int = 8,
         groups: int = 8,
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
         if (
@@ -217,6 +221,9 @@ class UNet(nn.Module):
             self.up.append(nn.ModuleList([blocks, up]))
         self.norm_out = nn.GroupNorm(_groups(c, groups), c)
         self.conv_out = nn.Conv2d(c, channels, 3, padding=1)
+        # created last, so the other initial weights are those of the unconditional network
+        self.n_classes = n_classes
+        self.label = ClassEmbedding(n_classes, t_dim) if n_classes > 0 else None
 
     @classmethod
     def paper(cls, channels: int = 1, image_size: int = 32) -> UNet:
@@ -233,7 +240,10 @@ class UNet(nn.Module):
             image_size=image_size,
         )
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x_t: torch.Tensor, t: torch.Tensor, classes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``ε̂`` ``(B, C, H, W)``; ``classes`` ``(B,)`` long (-1 or ``None``: the null class)."""
         factor = 2 ** (self.levels - 1)
         if (
             x_t.ndim != 4
@@ -246,6 +256,9 @@ class UNet(nn.Module):
                 f"got {tuple(x_t.shape)}"
             )
         temb = self.time_mlp(sinusoidal_embedding(t, self.time_dim))
+        lab = label_embedding(self, classes, x_t.shape[0], x_t.device)
+        if lab is not None:
+            temb = temb + lab
         h = self.conv_in(x_t)
         hs = [h]
         for blocks, down in self.down:
@@ -266,7 +279,7 @@ class UNet(nn.Module):
 
 
 @register_net("unet")
-def _build_unet(cfg: NetConfig, model: Any) -> nn.Module:
+def _build_unet(cfg: NetConfig, model: Any, n_classes: int = 0) -> nn.Module:
     """``NetConfig`` → :class:`UNet`: ``width`` is the base width, ``layers`` the residual blocks
     per level, ``heads`` the attention heads; ``mults`` and ``attn_resolutions`` as in the U-Net."""
     shape = tuple(model.event_shape)
@@ -295,4 +308,5 @@ def _build_unet(cfg: NetConfig, model: Any) -> nn.Module:
         heads=cfg.heads,
         dropout=cfg.dropout,
         image_size=shape[1],
+        n_classes=n_classes,
     )

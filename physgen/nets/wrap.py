@@ -12,13 +12,20 @@ output is read according to ``output``:
 * ``"x0"``: :math:`\hat x_0 = y`;
 * ``"eps"``: Tweedie, :math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha}\,\hat\varepsilon)/\sqrt{\bar\alpha}`.
 
+A class-conditional network (built with ``n_classes > 0``) is called with the classes of the rows,
+``denoise(x_t, alpha_bar, classes)``: ``classes=None`` or -1 rows go through the null class, so
+one call gives conditional and unconditional denoising (and guidance,
+:class:`physgen.guidance.GuidedDenoiser`).
+
 :func:`build_net` chooses a network for a data model from ``NetConfig.kind`` through the builder
 table :data:`NET_BUILDERS`; a new kind registers with :func:`register_net`.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +36,7 @@ from physgen.config import NetConfig
 from physgen.diffusion import Schedule
 from physgen.errors import ConfigError, PhysgenError
 from physgen.models.base import as_alpha_bar, tweedie_score
+from physgen.models.conditional import check_classes
 from physgen.nets.mlp import MLPDenoiser
 from physgen.nets.transformer import SequenceTransformer
 
@@ -43,10 +51,11 @@ __all__ = [
 
 Output = Literal["logits", "x0", "eps"]
 
-NetBuilder = Callable[[NetConfig, Any], nn.Module]
+NetBuilder = Callable[..., nn.Module]
 
 NET_BUILDERS: dict[str, NetBuilder] = {}
-"""``NetConfig.kind`` → builder ``(net_cfg, model) → nn.Module``."""
+"""``NetConfig.kind`` → builder ``(net_cfg, model) → nn.Module``; a builder that supports classes
+also takes ``n_classes=C``."""
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -76,7 +85,7 @@ def register_net(kind: str) -> Callable[[NetBuilder], NetBuilder]:
 
 
 @register_net("transformer")
-def _build_transformer(cfg: NetConfig, model: Any) -> nn.Module:
+def _build_transformer(cfg: NetConfig, model: Any, n_classes: int = 0) -> nn.Module:
     q = getattr(model, "vocab_size", None)
     shape = tuple(model.event_shape)
     if q is None or len(shape) != 2 or shape[1] != q:
@@ -94,33 +103,43 @@ def _build_transformer(cfg: NetConfig, model: Any) -> nn.Module:
         ff=cfg.ff,
         time_dim=cfg.time_dim,
         dropout=cfg.dropout,
+        n_classes=n_classes,
     )
 
 
 @register_net("mlp")
-def _build_mlp(cfg: NetConfig, model: Any) -> nn.Module:
+def _build_mlp(cfg: NetConfig, model: Any, n_classes: int = 0) -> nn.Module:
     shape = tuple(model.event_shape)
     if len(shape) != 1:
         raise ConfigError(
             "net.kind", f"'mlp' needs vector data of event shape (d,); the model has {shape}"
         )
-    return MLPDenoiser(shape[0], hidden=cfg.width, layers=cfg.layers, time_dim=cfg.time_dim)
+    return MLPDenoiser(
+        shape[0], hidden=cfg.width, layers=cfg.layers, time_dim=cfg.time_dim, n_classes=n_classes
+    )
 
 
-def build_net(net_cfg: NetConfig, model: Any, *, seed: int | None = None) -> nn.Module:
+def build_net(
+    net_cfg: NetConfig, model: Any, *, seed: int | None = None, n_classes: int = 0
+) -> nn.Module:
     """The network of kind ``net_cfg.kind`` sized for ``model`` (its ``event_shape`` and
     ``vocab_size``). With ``seed``, the initial weights are drawn from ``torch.manual_seed(seed)``
-    inside a forked RNG (the global torch stream is left untouched)."""
+    inside a forked RNG (the global torch stream is left untouched). ``n_classes > 0`` builds a
+    class-conditional network (a class embedding with a null class)."""
     builder = NET_BUILDERS.get(net_cfg.kind)
     if builder is None:
         raise ConfigError(
             "net.kind", f"unknown network {net_cfg.kind!r}; available: {', '.join(NET_BUILDERS)}"
         )
-    if seed is None:
-        return builder(net_cfg, model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        return builder(net_cfg, model)
+    if int(n_classes) < 0:
+        raise ConfigError("net.n_classes", f"must be ≥ 0, got {n_classes}")
+    kwargs = {"n_classes": int(n_classes)} if n_classes else {}
+    if kwargs and "n_classes" not in inspect.signature(builder).parameters:
+        raise ConfigError("net.kind", f"network {net_cfg.kind!r} does not support classes")
+    with torch.random.fork_rng(devices=[]) if seed is not None else nullcontext():
+        if seed is not None:
+            torch.manual_seed(int(seed))
+        return builder(net_cfg, model, **kwargs)
 
 
 class NetDenoiser:
@@ -155,12 +174,16 @@ class NetDenoiser:
         self.schedule = schedule
         self.output = output
         self.batch_size = batch_size
+        self.n_classes = int(getattr(net, "n_classes", 0) or 0)
 
-    def _forward(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
-        """Raw network output as float64, shape of ``x_t``, and the per-sample ``alpha_bar``."""
+    def _forward(
+        self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
+    ) -> np.ndarray:
+        """Raw network output as float64, shape of ``x_t``; ``classes`` (n,) (-1: null class)."""
         x = np.asarray(x_t, dtype=np.float64)
         n = x.shape[0]
         a = as_alpha_bar(alpha_bar, n)
+        cls = check_classes(classes, n, self.n_classes)
         t = self.schedule.t_of_alpha_bar(a)
         out = np.empty_like(x)
         # Switching modes walks every submodule: do it only when the net is in training mode
@@ -174,16 +197,24 @@ class NetDenoiser:
                     hi = min(lo + self.batch_size, n)
                     xb = torch.as_tensor(x[lo:hi], dtype=torch.float32, device=self.device)
                     tb = torch.as_tensor(t[lo:hi], dtype=torch.float32, device=self.device)
-                    out[lo:hi] = self.net(xb, tb).to(torch.float64).cpu().numpy()
+                    if self.n_classes:
+                        cb = torch.as_tensor(cls[lo:hi], device=self.device)
+                        yb = self.net(xb, tb, cb)
+                    else:
+                        yb = self.net(xb, tb)
+                    out[lo:hi] = yb.to(torch.float64).cpu().numpy()
         finally:
             if was_training:
                 self.net.train()
         return out
 
-    def denoise(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
+    def denoise(
+        self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
+    ) -> np.ndarray:
         """:math:`\\hat x_0(x_t)` of shape ``x_t.shape`` (``(n, *event_shape)``), float64;
-        ``alpha_bar`` a float or shape ``(n,)``."""
-        y = self._forward(x_t, alpha_bar)
+        ``alpha_bar`` a float or shape ``(n,)``; ``classes`` ``(n,)`` int for a conditional
+        network (-1 or ``None``: unconditional, the null class)."""
+        y = self._forward(x_t, alpha_bar, classes)
         if self.output == "logits":
             y = np.exp(y - y.max(axis=-1, keepdims=True))
             return y / y.sum(axis=-1, keepdims=True)
@@ -192,19 +223,23 @@ class NetDenoiser:
         a = as_alpha_bar(alpha_bar, y.shape[0]).reshape((-1,) + (1,) * (y.ndim - 1))
         return (np.asarray(x_t, dtype=np.float64) - np.sqrt(1.0 - a) * y) / np.sqrt(a)
 
-    def log_denoise(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
+    def log_denoise(
+        self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
+    ) -> np.ndarray:
         """:math:`\\log \\hat x_0(x_t)` (log-softmax of the logits, float64), shape of ``x_t``;
         only for ``output="logits"``."""
         if self.output != "logits":
             raise PhysgenError(
                 f"log_denoise needs a token network (output='logits'), not {self.output!r}"
             )
-        y = self._forward(x_t, alpha_bar)
+        y = self._forward(x_t, alpha_bar, classes)
         m = y.max(axis=-1, keepdims=True)
         return y - m - np.log(np.exp(y - m).sum(axis=-1, keepdims=True))
 
-    def score(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
+    def score(
+        self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
+    ) -> np.ndarray:
         """:math:`\\nabla \\log p_t(x_t)` by Tweedie's formula from :meth:`denoise`."""
         return tweedie_score(
-            np.asarray(x_t, dtype=np.float64), self.denoise(x_t, alpha_bar), alpha_bar
+            np.asarray(x_t, dtype=np.float64), self.denoise(x_t, alpha_bar, classes), alpha_bar
         )

@@ -5,12 +5,14 @@ the :math:`\\prod_j n_j` points of the outer product, enumerated in C order (the
 fastest). Cell :math:`(i_1, \\dots, i_m)` is the base mapping with every axis key ``a_j`` set to
 its value ``a_j[i_j]`` and every key linked to ``a_j`` set to its value at ``i_j``; it is then
 validated by :meth:`ExperimentConfig.from_dict`. The cell's identity on disk is its file name
-(``n_train=125__depth=3.nc``, readable) and the SHA-256 of its resolved config (for resuming).
+(``n_train=125__depth=3.nc``, readable; cut to :data:`MAX_NAME` characters plus a hash when longer)
+and the SHA-256 of its resolved config (for resuming).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import re
 from collections.abc import Mapping
@@ -21,7 +23,10 @@ from physgen.config import ExperimentConfig
 from physgen.errors import ConfigError
 from physgen.sweep.spec import Scalar, SweepSpec
 
-__all__ = ["Cell", "cell_mapping", "linked_coords", "resolve_cells", "set_dotted"]
+__all__ = ["MAX_NAME", "Cell", "cell_mapping", "linked_coords", "resolve_cells", "set_dotted"]
+
+#: Longest cell file stem; longer ones are cut and end in a hash of the full name.
+MAX_NAME = 160
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,13 @@ class Cell:
         if not self.coords:
             return "cell"
         parts = [f"{dim}={_fmt(v)}" for dim, v in self.coords.items()]
-        return re.sub(r"[^A-Za-z0-9._=+-]", "_", "__".join(parts))
+        name = re.sub(r"[^A-Za-z0-9._=+-]", "_", "__".join(parts))
+        if len(name) > MAX_NAME:
+            # file names are limited to 255 bytes (with the temp file's prefix and suffix):
+            # keep a readable start and make the name unique with a hash of the whole
+            digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+            name = f"{name[: MAX_NAME - 17]}-{digest}"
+        return name
 
     @property
     def sha256(self) -> str:

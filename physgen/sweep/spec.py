@@ -23,7 +23,8 @@ cell) plus four reserved tables::
 
 The cells are the outer product of the axes (xyzpy's ``Runner`` grid), in the order the axes are
 written; the dimension of an axis in the results is the last component of its key (``n_train``,
-``depth``). A linked key takes, in each cell, the value at the same position as its axis and
+``depth``), or the whole key with ``_`` for ``.`` where that name is taken by a recorded variable
+(``section.name`` → ``section_name``). A linked key takes, in each cell, the value at the same position as its axis and
 becomes a coordinate along that axis. Replicates are the experiment's own ``pair`` dimension
 (``data.n_pairs`` disjoint pairs); for independent seeds add ``seed = [0, 1, 2]`` to ``[grid]``.
 
@@ -35,6 +36,7 @@ raising one :class:`~physgen.errors.ConfigError` naming the offending key before
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -46,6 +48,7 @@ from typing import Any, Literal
 
 from physgen.config import ExperimentConfig
 from physgen.errors import ConfigError, PhysgenError
+from physgen.experiments.schema import reserved_dims
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,8 +67,9 @@ __all__ = [
 
 Scalar = int | float | str | bool
 
-#: Dimensions of a cell's own results; a grid axis cannot reuse them.
-RESERVED_DIMS = ("step", "checkpoint", "pair", "level", "t", "cell")
+#: Dimension and coordinate names of a cell's own results (derived from the declarations of
+#: physgen.experiments.schema); a grid axis cannot reuse them.
+RESERVED_DIMS = reserved_dims()
 _SECTIONS = tuple(ExperimentConfig.__dataclass_fields__)
 _RESERVED_TABLES = ("sweep", "grid", "link", "executor")
 
@@ -106,8 +110,12 @@ class Axis:
 
     @property
     def dim(self) -> str:
-        """Name of the dimension in the results: the last component of :attr:`key`."""
-        return self.key.rsplit(".", 1)[-1]
+        """Name of the dimension in the results: the last component of :attr:`key`, or the
+        whole key with ``_`` for ``.`` when that component names a variable a cell records
+        (``section.name`` → ``section_name``)."""
+        last = self.key.rsplit(".", 1)[-1]
+        taken = last in recorded_names() and last not in RESERVED_DIMS
+        return self.key.replace(".", "_") if taken else last
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,8 @@ class SweepSpec:
     title: str = "physgen sweep"
     description: str = ""
     plot: bool = True
+    #: The TOML file the spec was read from (never rewritten by a sweep), ``None`` otherwise.
+    source: Path | None = field(default=None, compare=False)
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> SweepSpec:
@@ -200,6 +210,14 @@ class SweepSpec:
 
     def sha256(self) -> str:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+@functools.cache
+def recorded_names() -> frozenset[str]:
+    """Names of the variables and coordinates an experiment records (its schema)."""
+    from physgen.experiments.schema import VARIABLES
+
+    return frozenset(VARIABLES)
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
@@ -295,7 +313,7 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Read and structurally validate the sweep spec at ``path``."""
-    return SweepSpec.from_dict(read_toml(path))
+    return replace(SweepSpec.from_dict(read_toml(path)), source=Path(path))
 
 
 def to_toml(mapping: Mapping[str, Any]) -> str:

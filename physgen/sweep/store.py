@@ -2,30 +2,45 @@
 
 Layout of a sweep folder ``DIR``::
 
-    DIR/spec.toml          the spec as resolved (what `physgen sweep status|merge DIR` read back)
-    DIR/manifest.json      one entry per cell: coordinates, config hash, file, state, seconds
+    DIR/spec.toml          the spec (written once; a user's own spec file there is never rewritten)
+    DIR/manifest.json      the spec's hash and one entry per cell: coordinates, config hash, file,
+                           state, seconds
     DIR/cells/<name>.nc    one file per finished cell, written atomically (temp file + os.replace)
     DIR/results.nc         the merged result (:meth:`SweepStore.merge`)
 
 A cell file holds the cell's Dataset with the grid dimensions added as length-1 index
 coordinates (xyzpy's cells on disk), so the merge is :func:`xarray.combine_by_coords` over the
 files, with ``compat="no_conflicts"``: two files that claim the same grid point with different
-values raise. A cell counts as *done* only if its file opens and its ``config_sha256`` attribute
-equals the hash of the cell's resolved config; a missing, partial (killed before ``os.replace``),
-corrupt or stale (config changed) file is recomputed. The manifest is a record for people and
-``sweep status``; the files and their hashes are the truth.
+values raise. A cell counts as *done* only if its file opens, its ``config_sha256`` attribute
+equals the hash of the cell's resolved config, and its ``data_sha256`` attribute equals the
+checksum of its arrays (:func:`data_sha256`); a missing, partial (killed before ``os.replace``),
+corrupt (unreadable, or one value changed) or stale (config changed) file is recomputed. The
+manifest is a record for people and ``sweep status``; the files and their hashes are the truth,
+so a manifest of the wrong shape is rebuilt from them.
 
-One process drives a folder at a time (``DIR/.lock`` holds its host and pid; a lock left by a
-killed process is taken over).
+**Ownership.** A folder belongs to one spec, the one whose hash its manifest records (or, without
+a manifest, the one in ``DIR/spec.toml``). Running another spec into it is an error unless
+``overwrite=True``; cells whose config is unchanged are kept even then.
+
+**Lock.** One process drives a folder at a time: it holds an exclusive :func:`fcntl.flock` on
+``DIR/.lock``, which records its host, pid and process start time. The kernel releases the lock
+when the holder dies, so a lock is free for certain exactly when ``flock`` succeeds: a killed run
+never blocks the next one, a live process that reuses an old pid is never mistaken for the holder,
+and two processes entering at the same moment cannot both get it. A free lock whose record names
+a process still running with the recorded start time (a holder that did not take the kernel lock)
+is not taken either. A lock file that names another host is never taken over (``flock`` across hosts on a shared file system is not reliable): the
+error names that host and pid and says how to clear it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +51,7 @@ from physgen.errors import PhysgenError
 from physgen.io import (
     add_provenance,
     atomic_write_bytes,
+    cf_attrs,
     open_results,
     write_netcdf,
 )
@@ -45,14 +61,12 @@ from physgen.sweep.spec import SweepSpec, load_spec, to_toml
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["CellState", "CellStatus", "SweepStore"]
+__all__ = ["CellState", "CellStatus", "SweepStore", "data_sha256", "process_start_time"]
 
 CellState = Literal["done", "missing", "stale", "corrupt"]
 
-#: A non-grid dimension whose coordinate differs between cells becomes a positional dimension
-#: of this name (e.g. checkpoint steps that scale with ``train.steps``), its values kept as a
-#: coordinate over the grid dims.
-_POSITIONAL = {"step": "checkpoint"}
+#: Files of a sweep folder written through a temporary ``.NAME.PID.tmp`` beside them.
+_OWN_FILES = ("spec.toml", "manifest.json", "results.nc", "phase_diagram.png")
 
 
 @dataclass(frozen=True)
@@ -69,25 +83,84 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def data_sha256(ds: xr.Dataset) -> str:
+    """SHA-256 over the name, dimensions, dtype kind, shape and values of every variable of
+    ``ds`` (coordinates included, attributes excluded), in name order. Strings are hashed as
+    UTF-8 text, so the value is the same for the Dataset in memory and as read back from netCDF.
+    """
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name in sorted(map(str, ds.variables)):
+        var = ds.variables[name]
+        values = np.asarray(var.values)
+        h.update(f"{name}|{','.join(map(str, var.dims))}|{values.shape}|".encode())
+        if values.dtype.kind in "OSU":
+            h.update(b"str|" + "\0".join(map(str, values.ravel().tolist())).encode())
+        else:
+            h.update(f"{values.dtype.kind}{values.dtype.itemsize}|".encode())
+            h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of process ``pid`` in clock ticks since boot (``/proc/PID/stat`` field 22),
+    ``None`` when unknown: with the pid it identifies a process even after pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _valid_manifest(obj: Any) -> bool:
+    """The shape :meth:`SweepStore.initialise` writes: a table with a ``cells`` table of tables
+    whose ``seconds`` (when present) is a number."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("cells"), dict):
+        return False
+    if not isinstance(obj.get("spec_sha256", ""), str):
+        return False
+    for entry in obj["cells"].values():
+        if not isinstance(entry, dict):
+            return False
+        seconds = entry.get("seconds", 0.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            return False
+        if not isinstance(entry.get("config_sha256", ""), str):
+            return False
+    return True
+
+
 class SweepStore:
     """A sweep folder for ``spec`` (see the module docstring). ``cells`` are the spec's resolved
-    cells (computed when not given)."""
+    cells (computed when not given). ``on_message`` receives one-line notes (a manifest rebuilt,
+    a stale lock taken over); by default they are collected in :attr:`messages`."""
 
     def __init__(
-        self, root: str | os.PathLike[str], spec: SweepSpec, cells: list[Cell] | None = None
+        self,
+        root: str | os.PathLike[str],
+        spec: SweepSpec,
+        cells: list[Cell] | None = None,
+        *,
+        on_message: Callable[[str], None] | None = None,
     ):
         self.root = Path(root)
         self.spec = spec
         self.cells = resolve_cells(spec) if cells is None else cells
+        self.messages: list[str] = []
+        self._on_message = on_message or self.messages.append
         self._manifest: dict[str, Any] | None = None
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str]) -> SweepStore:
+    def open(
+        cls, root: str | os.PathLike[str], *, on_message: Callable[[str], None] | None = None
+    ) -> SweepStore:
         """The store of an existing sweep folder (reads ``DIR/spec.toml``)."""
         root = Path(root)
         if not (root / "spec.toml").is_file():
             raise PhysgenError(f"{root} is not a sweep folder (no spec.toml)")
-        return cls(root, load_spec(root / "spec.toml"))
+        return cls(root, load_spec(root / "spec.toml"), on_message=on_message)
 
     @property
     def cells_dir(self) -> Path:
@@ -101,24 +174,28 @@ class SweepStore:
     def results_path(self) -> Path:
         return self.root / "results.nc"
 
+    @property
+    def spec_path(self) -> Path:
+        return self.root / "spec.toml"
+
     def cell_path(self, cell: Cell) -> Path:
         return self.cells_dir / f"{cell.name}.nc"
 
     # -- state -------------------------------------------------------------------------------
 
     def cell_state(self, cell: Cell) -> CellState:
-        """``done`` when the cell file opens and carries the cell's config hash."""
+        """``done`` when the cell file opens, carries the cell's config hash and its arrays
+        match their checksum; ``stale`` for another config; ``corrupt`` otherwise."""
         path = self.cell_path(cell)
         if not path.is_file():
             return "missing"
         try:
-            import netCDF4
-
-            with netCDF4.Dataset(path) as nc:
-                sha = nc.getncattr("config_sha256") if "config_sha256" in nc.ncattrs() else None
-        except (OSError, RuntimeError, KeyError):
+            ds = open_results(path)
+        except PhysgenError:
             return "corrupt"
-        return "done" if sha == cell.sha256 else "stale"
+        if ds.attrs.get("config_sha256") != cell.sha256:
+            return "stale"
+        return "done" if ds.attrs.get("data_sha256") == data_sha256(ds) else "corrupt"
 
     def status(self) -> list[CellStatus]:
         """The state of every cell, in grid order."""
@@ -132,43 +209,112 @@ class SweepStore:
         """Cells to (re)compute: every cell that is not ``done``."""
         return [c for c in self.cells if self.cell_state(c) != "done"]
 
+    def owner(self) -> str | None:
+        """Hash of the spec the folder belongs to: the manifest's record, else that of
+        ``DIR/spec.toml``; ``"unknown"`` for a folder with sweep files but no readable spec;
+        ``None`` for a folder without sweep files."""
+        sha = self.manifest().get("spec_sha256")
+        if sha:
+            return str(sha)
+        if self.spec_path.is_file():
+            try:
+                return load_spec(self.spec_path).sha256()
+            except PhysgenError:
+                return "unknown"
+        own = (self.manifest_path, self.results_path, self.cells_dir)
+        return "unknown" if any(p.exists() for p in own) else None
+
+    def check_owner(self, *, overwrite: bool = False) -> None:
+        """Refuse (unless ``overwrite``) a folder that belongs to another spec."""
+        owner = self.owner()
+        if overwrite or owner is None or owner == self.spec.sha256():
+            return
+        what = "another spec" if owner != "unknown" else "files of an unknown sweep"
+        raise PhysgenError(
+            f"{self.root} holds {what} ({self.spec_path.name} hash {owner[:12]}, this spec "
+            f"{self.spec.sha256()[:12]}): choose a new --out, or pass --overwrite to replace "
+            "its results (cells whose config is unchanged are kept)"
+        )
+
     # -- writing -----------------------------------------------------------------------------
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold ``DIR/.lock`` while running; another live process holding it is an error."""
+        """Hold ``DIR/.lock`` (see the module docstring); a live holder, or a lock file that
+        names another host, is a :class:`PhysgenError` naming its host and pid."""
+        import fcntl
+
         path = self.root / ".lock"
-        me = {"host": socket.gethostname(), "pid": os.getpid()}
-        if path.is_file():
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                other = json.loads(path.read_text())
-            except (OSError, ValueError):
-                other = {}
-            if other.get("host") == me["host"] and other.get("pid") != me["pid"]:
-                try:
-                    os.kill(int(other["pid"]), 0)
-                except (OSError, KeyError, ValueError, TypeError):
-                    pass  # the holder is dead (killed run): take the lock over
-                else:
-                    raise PhysgenError(
-                        f"another sweep (pid {other['pid']}) is running in {self.root}"
-                    )
-        atomic_write_bytes(path, json.dumps(me).encode())
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _read_lock(path)
+                os.close(fd)
+                raise PhysgenError(
+                    f"another sweep ({_holder_text(holder)}) is running in {self.root}"
+                ) from None
+            # the previous holder may have unlinked the file between our open and flock: then
+            # we locked an orphan inode, and must start again on the file now at ``path``
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        holder = _read_lock(path)
+        me = socket.gethostname()
+        if holder.get("host") not in (None, me):
+            os.close(fd)
+            raise PhysgenError(
+                f"{path} names another host ({_holder_text(holder)}): a sweep may be running "
+                f"there; if not, delete {path} and run again"
+            )
+        if holder.get("pid") not in (None, os.getpid()):
+            if _alive_as_recorded(holder):
+                os.close(fd)
+                raise PhysgenError(
+                    f"another sweep ({_holder_text(holder)}) is running in {self.root}"
+                )
+            self._on_message(f"took over the lock of a finished run ({_holder_text(holder)})")
         try:
+            pid = os.getpid()
+            record = {"host": me, "pid": pid, "start_time": process_start_time(pid)}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
             yield
         finally:
-            path.unlink(missing_ok=True)
+            # unlink before unlocking, so a waiting process never locks a file we then remove
+            with contextlib.suppress(OSError):
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    path.unlink()
+            os.close(fd)
 
-    def initialise(self) -> None:
-        """Create the folder, store the spec, remove temp files of killed runs, and write the
-        manifest."""
-        self.cells_dir.mkdir(parents=True, exist_ok=True)
+    def remove_temporary_files(self) -> None:
+        """Delete the temporary files of killed writers (cells, manifest, merge, figure); call
+        it while holding :meth:`lock`, so no live writer owns them."""
         for tmp in self.cells_dir.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
-        atomic_write_bytes(self.root / "spec.toml", to_toml(self.spec.to_dict()).encode())
+        for name in _OWN_FILES:
+            for tmp in self.root.glob(f".{name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+    def initialise(self, *, overwrite: bool = False, source: Path | None = None) -> None:
+        """Claim the folder for the spec (:meth:`check_owner`), remove temp files of killed
+        runs, store the spec (never over ``source``, the user's own spec file, nor over an
+        identical one) and write the manifest."""
+        self.check_owner(overwrite=overwrite)
+        self.cells_dir.mkdir(parents=True, exist_ok=True)
+        self.remove_temporary_files()
+        if not self._spec_stored(source):
+            atomic_write_bytes(self.spec_path, to_toml(self.spec.to_dict()).encode())
         old = self.manifest().get("cells", {})
+        if self.manifest().get("spec_sha256") not in (None, self.spec.sha256()):
+            self.results_path.unlink(missing_ok=True)  # the merge of the replaced spec
         self._manifest = {
-            "format": 1,
+            "format": 2,
             "physgen_version": __version__,
             "title": self.spec.title,
             "spec_sha256": self.spec.sha256(),
@@ -194,15 +340,33 @@ class SweepStore:
         }
         self._write_manifest()
 
+    def _spec_stored(self, source: Path | None) -> bool:
+        """Whether ``DIR/spec.toml`` already holds this spec, or is the user's ``source``."""
+        if not self.spec_path.is_file():
+            return False
+        if source is not None and source.is_file() and os.path.samefile(source, self.spec_path):
+            return True
+        try:
+            return load_spec(self.spec_path).sha256() == self.spec.sha256()
+        except PhysgenError:
+            return False
+
     def manifest(self) -> dict[str, Any]:
-        """The manifest as a dict (empty before :meth:`initialise`)."""
+        """The manifest as a dict (empty before :meth:`initialise`, or when the file is not a
+        manifest: then a message says it is rebuilt from the cell files)."""
         if self._manifest is None:
             if not self.manifest_path.is_file():
                 return {}
             try:
-                self._manifest = json.loads(self.manifest_path.read_text())
+                loaded = json.loads(self.manifest_path.read_text())
             except (OSError, ValueError):
-                return {}
+                loaded = None
+            if not _valid_manifest(loaded):
+                self._on_message(
+                    f"{self.manifest_path} is not a valid manifest; rebuilt from the cell files"
+                )
+                loaded = {}
+            self._manifest = loaded
         return self._manifest
 
     def _write_manifest(self) -> None:
@@ -210,12 +374,19 @@ class SweepStore:
         atomic_write_bytes(self.manifest_path, text.encode())
 
     def write_cell(self, cell: Cell, ds: xr.Dataset, seconds: float) -> Path:
-        """Store the result of ``cell`` (grid dims added) atomically and record it."""
+        """Store the result of ``cell`` (grid dims added, checksum in ``data_sha256``)
+        atomically and record it."""
+        clash = [dim for dim in cell.coords if dim in ds.variables]
+        if clash:
+            raise PhysgenError(
+                f"the cell result already has a variable {clash[0]!r}, the name of a grid axis"
+            )
         out = ds.expand_dims({dim: [value] for dim, value in cell.coords.items()})
         for dim in cell.coords:
             out[dim].attrs = self._axis_attrs(dim)
         out = add_provenance(out, cell.config.to_json(), title=f"{self.spec.title}: {cell.label()}")
         out.attrs["sweep_cell"] = cell.name
+        out.attrs["data_sha256"] = data_sha256(out)
         path = write_netcdf(out, self.cell_path(cell))
         entry = self.manifest()["cells"][cell.name]
         entry.update(state="done", seconds=round(seconds, 3), finished=_now())
@@ -225,11 +396,9 @@ class SweepStore:
 
     def _axis_attrs(self, dim: str) -> dict[str, str]:
         axis = next(a for a in self.spec.axes if a.dim == dim)
-        return {
-            "long_name": axis.key,
-            "units": "1",
-            "description": f"sweep axis: the value of the config key {axis.key} in each cell",
-        }
+        return cf_attrs(
+            axis.key, f"sweep axis: the value of the config key {axis.key} in each cell"
+        )
 
     # -- merging -----------------------------------------------------------------------------
 
@@ -256,12 +425,12 @@ class SweepStore:
                     raise PhysgenError(
                         f"cannot merge: {self.cell_path(cell)} holds {dim}={got}, not [{value}]"
                     )
-        parts = _positional(parts, self.spec.dims)
+        parts = _vary_over_grid(_union_labels(parts, self.spec.dims), self.spec.dims)
         for ds in parts:
             ds.attrs.pop("history", None)
         try:
             # "minimal": only variables that carry a grid dim are concatenated along it, so a
-            # cell-level variable is never broadcast over another cell's positional dims.
+            # cell-level variable is never broadcast over another cell's dims.
             merged = xr.combine_by_coords(
                 parts,
                 data_vars="minimal",
@@ -280,11 +449,9 @@ class SweepStore:
         for name, (dim, values) in linked_coords(self.spec).items():
             label = name if name not in merged.variables else f"linked_{name}"
             merged = merged.assign_coords({label: (dim, list(values))})
-            merged[label].attrs = {
-                "long_name": name,
-                "units": "1",
-                "description": f"value of a config key linked to the sweep axis {dim}",
-            }
+            merged[label].attrs = cf_attrs(
+                name, f"value of a config key linked to the sweep axis {dim}"
+            )
         shape = self.spec.shape
         sha = np.empty(shape, dtype=object)
         cfg = np.empty(shape, dtype=object)
@@ -292,55 +459,95 @@ class SweepStore:
             sha[c.index] = c.sha256
             cfg[c.index] = c.config.to_json()
         merged["cell_config_sha256"] = (self.spec.dims, sha)
-        merged["cell_config_sha256"].attrs = {
-            "long_name": "config hash of the cell",
-            "units": "1",
-            "description": "SHA-256 of the cell's resolved config JSON (its identity on resume)",
-        }
+        merged["cell_config_sha256"].attrs = cf_attrs(
+            "config hash of the cell",
+            "SHA-256 of the cell's resolved config JSON (its identity on resume)",
+        )
         merged["cell_config_json"] = (self.spec.dims, cfg)
-        merged["cell_config_json"].attrs = {
-            "long_name": "resolved config of the cell",
-            "units": "1",
-            "description": "the full ExperimentConfig of the cell as canonical JSON",
-        }
+        merged["cell_config_json"].attrs = cf_attrs(
+            "resolved config of the cell", "the full ExperimentConfig of the cell as canonical JSON"
+        )
         for dim in self.spec.dims:
             merged[dim].attrs = self._axis_attrs(dim)
         merged.attrs.pop("sweep_cell", None)
         merged = add_provenance(merged, self.spec.to_json(), title=self.spec.title)
         merged.attrs["sweep_dims"] = list(self.spec.dims)
         merged.attrs["description"] = self.spec.description
+        merged.attrs["data_sha256"] = data_sha256(merged)
         if write:
             write_netcdf(merged, self.results_path)
         return merged
 
 
-def _positional(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
-    """Replace a non-grid dimension coordinate that differs between cells (checkpoint steps of
-    cells trained for different numbers of steps) by a positional dimension; its values stay as
-    a coordinate, so nothing is padded with NaN."""
+def _union_labels(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
+    """Reindex every cell to the union of the labels of each non-grid dimension whose labels
+    differ between cells (``level`` 0..L of cells of different depths, the ``kl_t`` steps of
+    cells with different ``kl_t_points``): a cell's data are NaN at labels it does not have, the
+    labels keep their type, and the layout is the same whatever the grid (instead of
+    ``combine_by_coords`` taking the dimension for one to concatenate along)."""
     import numpy as np
 
-    if not parts:
-        return parts
-    dims = [d for d in parts[0].dims if d not in grid_dims and d in parts[0].coords]
-    for dim in dims:
-        ref = parts[0][dim].values
-        if all(dim in p.coords and np.array_equal(p[dim].values, ref) for p in parts):
+    dims = {str(d) for p in parts for d in p.dims if d in p.indexes} - set(grid_dims)
+    for dim in sorted(dims):
+        labels = [p.indexes[dim] if dim in p.indexes else None for p in parts]
+        if any(lab is None for lab in labels) or all(lab.equals(labels[0]) for lab in labels):
             continue
-        new = _POSITIONAL.get(str(dim), f"{dim}_index")
-        out = []
-        for p in parts:
-            attrs = p[dim].attrs
-            p = p.swap_dims({dim: new}).assign_coords({new: np.arange(p.sizes[dim])})
-            p[new].attrs = {
-                "long_name": f"{dim} index",
-                "units": "1",
-                "description": f"position along {dim}; the {dim} values differ between cells",
-            }
-            p = p.reset_coords(str(dim))
-            coord = p[str(dim)].expand_dims({g: p[g].values for g in grid_dims})
-            p = p.drop_vars(str(dim)).assign_coords({str(dim): coord})
-            p[str(dim)].attrs = attrs
-            out.append(p)
-        parts = out
+        union = np.unique(np.concatenate([lab.to_numpy() for lab in labels]))
+        parts = [p.reindex({dim: union}) for p in parts]
     return parts
+
+
+def _vary_over_grid(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:
+    """Give the grid dims to every variable without them whose values differ between cells
+    (``net_seed`` over a ``seed`` axis, the ``kl_t_frac`` coordinate over a ``metrics.kl_t_points``
+    axis), so that ``combine_by_coords`` concatenates it instead of reporting a conflict. A
+    variable equal in every cell stays as it is (one copy in the results)."""
+    if len(parts) < 2:
+        return parts
+    first = parts[0]
+    varying = [
+        name
+        for name, var in first.variables.items()
+        if name not in first.dims
+        and not set(var.dims) & set(grid_dims)
+        and not all(name in p.variables and var.equals(p.variables[name]) for p in parts[1:])
+    ]
+    out = []
+    for p in parts:
+        p = p.copy()
+        for name in varying:
+            if name in p.variables:
+                attrs = p[name].attrs
+                grown = p[name].expand_dims({g: p[g].values for g in grid_dims})
+                if name in p.coords:
+                    p = p.assign_coords({name: grown})
+                else:
+                    p[name] = grown
+                p[name].attrs = attrs
+        out.append(p)
+    return out
+
+
+def _read_lock(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _alive_as_recorded(holder: dict[str, Any]) -> bool:
+    """Whether the process a lock record names is still the one that wrote it: its pid runs
+    with the recorded start time. A record without a start time, or a pid now used by another
+    process, is not."""
+    try:
+        pid, start = int(holder["pid"]), holder.get("start_time")
+    except (KeyError, TypeError, ValueError):
+        return False
+    return start is not None and process_start_time(pid) == start
+
+
+def _holder_text(holder: dict[str, Any]) -> str:
+    if not holder:
+        return "holder unknown"
+    return f"host {holder.get('host', '?')}, pid {holder.get('pid', '?')}"

@@ -106,3 +106,47 @@ def test_kl_along_time_uses_one_frozen_noise(toy, schedule) -> None:
 def test_not_a_denoiser() -> None:
     with pytest.raises(PhysgenError, match="not a denoiser"):
         denoiser_divergence(object(), object(), np.zeros((2, 3, 2)), 0.5)
+
+
+def test_nested_se_matches_the_known_variance() -> None:
+    from physgen.metrics import nested_mean_se
+
+    # v_ij = a_i + e_ij: Var(mean) = σ_a²/n + σ_e²/(n r)
+    n, r, sa, se_noise = 50, 4, 0.7, 2.0
+    true_sd = np.sqrt(sa**2 / n + se_noise**2 / (n * r))
+    rng = np.random.default_rng(0)
+    means, ses = [], []
+    for _ in range(2000):
+        v = rng.normal(0, sa, (n, 1)) + rng.normal(0, se_noise, (n, r))
+        est = nested_mean_se(v)
+        means.append(est.mean)
+        ses.append(est.se)
+    assert np.std(means) == pytest.approx(true_sd, rel=0.05)
+    assert np.sqrt(np.mean(np.square(ses))) == pytest.approx(true_sd, rel=0.02)
+    with pytest.raises(PhysgenError, match="n_inputs"):
+        nested_mean_se(np.ones((1, 3)))
+
+
+class _Zero:
+    def denoise(self, x_t, alpha_bar):
+        return np.zeros_like(x_t)
+
+
+class _Identity:
+    def denoise(self, x_t, alpha_bar):
+        return np.array(x_t, copy=True)
+
+
+def test_divergence_estimate_se_on_a_chi_square() -> None:
+    from physgen.metrics import divergence_estimate
+
+    # x0 = 0: the squared distance of x_t to 0 is (1 - ᾱ) χ²_d, variance 2 d (1 - ᾱ)²
+    n, r, d, ab = 400, 3, 5, 0.36
+    noise = np.random.default_rng(1).standard_normal((r, n, d))
+    est = divergence_estimate(_Identity(), _Zero(), np.zeros((n, d)), ab, noise, kind="mse")
+    assert (est.n_inputs, est.n_draws) == (n, r)
+    assert est.mean == pytest.approx(d * (1 - ab), rel=0.05)
+    assert est.se == pytest.approx(np.sqrt(2 * d * (1 - ab) ** 2 / (n * r)), rel=0.1)
+    assert est.mean == pytest.approx(np.mean(np.sum((np.sqrt(1 - ab) * noise) ** 2, axis=-1)))
+    with pytest.raises(PhysgenError, match="noise"):
+        divergence_estimate(_Identity(), _Zero(), np.zeros((n, d)), ab, noise[:, :3], kind="mse")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from physgen.errors import PhysgenError
+from physgen.metrics import euclidean_nn
 from physgen.metrics.images import (
     cosine_similarity,
     eps_cosine_similarity,
     median_cosine_distance,
-    nearest_neighbours,
-    quadruplet_figure,
     standardise,
 )
 from physgen.models import Empirical
@@ -49,21 +47,12 @@ def test_eps_cosine_similarity() -> None:
     np.testing.assert_allclose(eps_cosine_similarity(emp_a, emp_b, x, a), expected)
 
 
-def test_nearest_neighbours_brute_force() -> None:
+def test_nearest_neighbour_index_brute_force() -> None:
     s, r = _images(13, 5), _images(9, 6)
-    idx, d = nearest_neighbours(s, r, chunk_elements=20)
+    idx, d = euclidean_nn(s, r, chunk_elements=20, return_index=True)
     full = np.sqrt(((s[:, None] - r[None]) ** 2).sum(axis=(2, 3, 4)))
     np.testing.assert_array_equal(idx, full.argmin(axis=1))
     np.testing.assert_allclose(d, np.sort(full, axis=1)[:, :2])
-    idx, d = nearest_neighbours(r[[4, 2]], r)
+    idx, d = euclidean_nn(r[[4, 2]], r, return_index=True)
     np.testing.assert_array_equal(idx, [4, 2])
     np.testing.assert_allclose(d[:, 0], 0, atol=1e-6)
-
-
-def test_quadruplet_figure_writes_a_png(tmp_path) -> None:
-    x = np.tanh(np.random.default_rng(0).standard_normal((2, 1, 1, 8, 8)))
-    out = quadruplet_figure(tmp_path / "fig" / "quad.png", [1, 10], x, x, -x, x)
-    with Image.open(out) as im:
-        assert im.size[0] > im.size[1] > 40
-    with pytest.raises(PhysgenError, match="share one shape"):
-        quadruplet_figure(tmp_path / "q.png", [1, 10], x, x, x[:1], x)

@@ -9,7 +9,7 @@ import pytest
 
 from physgen.diffusion import Schedule
 from physgen.errors import PhysgenError
-from physgen.metrics.images import nearest_neighbours
+from physgen.metrics import euclidean_nn
 from physgen.metrics.regimes import (
     alpha_bar_of_ou,
     clone_agreement,
@@ -233,7 +233,7 @@ def test_cloned_empirical_chains_end_on_the_same_point_with_probability_sum_w2()
     n = 1500
 
     def nearest(x: np.ndarray) -> np.ndarray:
-        return nearest_neighbours(x, train)[0]
+        return euclidean_nn(x, train, 2, return_index=True)[0]
 
     sim = clone_agreement(emp, sched, train, steps, nearest, n, seed=5)
     p, se = same_point_curve(emp, steps * 0.05, 4000, seed=6)

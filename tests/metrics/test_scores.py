@@ -8,7 +8,7 @@ import pytest
 from physgen.diffusion import Schedule, ddpm_sample
 from physgen.errors import PhysgenError
 from physgen.metrics.scores import closer_onset, denoiser_distance, generalisation_onset
-from physgen.models import GaussianMixture
+from physgen.models import Empirical, GaussianMixture
 
 
 class _Scale:
@@ -56,3 +56,19 @@ def test_population_denoiser_samples_match_mixture_moments() -> None:
     se = np.sqrt(np.diag(model.covariance()) / 3000)
     assert np.all(np.abs(x.mean(axis=0) - model.mean()) < 4 * se)
     np.testing.assert_allclose(np.cov(x.T), model.covariance(), atol=0.15)
+
+
+def test_prediction_variance_and_relative_error() -> None:
+    from physgen.metrics import noise_prediction
+    from physgen.metrics.scores import prediction_variance, relative_error
+
+    train = np.random.default_rng(0).standard_normal((12, 3))
+    x = np.random.default_rng(1).standard_normal((40, 3))
+    emp = Empirical(train)
+    eps = noise_prediction(x, 0.3, emp.denoise(x, 0.3))
+    assert prediction_variance(emp, x, 0.3) == pytest.approx(np.mean(np.var(eps, axis=0)))
+    d = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 6.0]])
+    np.testing.assert_allclose(
+        relative_error(d, np.array([2.0, 2.0, 100.0]), np.array([True, True, False])),
+        [0.75, 0.0],
+    )

@@ -431,3 +431,25 @@ def test_impossible_evidence_gives_nan_and_minus_inf():
     marg, log_z = g.posterior(h)
     assert np.isnan(marg[1]).all() and log_z[1] == -np.inf
     np.testing.assert_allclose(log_z[[0, 2]], g.log_prob(x[[0, 2]]), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": 3, "q_eff": 2, "depth": 2},
+        {"q": 3, "q_eff": 2, "depth": 2, "filtered_levels": 1},
+        {"q": 3, "q_eff": 2, "depth": 2, "filtered_levels": 2},
+        {"q": 2, "q_eff": 1, "depth": 3, "recipe": "rhm", "seed": 3},
+        {"q": 2, "q_eff": 2, "depth": 1, "branching": 3, "filtered_levels": 1},
+    ],
+)
+def test_support_size_counts_the_valid_sequences(params):
+    g = TreeGrammar(**params)
+    every = np.array(list(itertools.product(range(g.q), repeat=g.seq_len)))
+    assert g.support_size() == int(np.isfinite(g.log_prob(every)).sum())
+
+
+def test_support_size_closed_form():
+    # unambiguous rules, exact model: q · q_eff^(number of internal nodes)
+    for depth in (1, 2, 3, 4, 6):
+        assert TreeGrammar(depth=depth).support_size() == 6 * 4 ** (2**depth - 1)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
@@ -37,13 +38,17 @@ def test_results_file(reference_sweep: Path, tiny_spec: Path) -> None:
     assert ds["n_train"].values.tolist() == [8, 16]
     for tau in ("tau_bias", "tau_nn", "tau_test", "tau_mem"):
         assert ds[tau].dims == ("n_train", "pair"), tau
-        assert ds[tau].attrs["units"] == "step"
+        assert ds[tau].attrs["units"] == "1"
     for curve in ("train_loss", "test_loss", "split_divergence", "ladder_test"):
-        assert ds[curve].dims[0] == "n_train" and "step" in ds[curve].dims
+        assert ds[curve].dims[0] == "n_train" and "checkpoint" in ds[curve].dims
     assert ds.sizes["level"] == 3  # BP_0 … BP_L at depth 2
     assert missing_cf_attrs(ds) == []
     for key in ("Conventions", "title", "source", "history", "references", "date_created"):
         assert ds.attrs[key]
+    # ACDD-1.3 is claimed: its highly recommended attributes are there
+    assert "ACDD-1.3" in ds.attrs["Conventions"]
+    for key in ("title", "summary", "keywords"):
+        assert ds.attrs[key].strip(), key
     spec = load_spec(tiny_spec)
     assert ds.attrs["config_sha256"] == spec.sha256()
     assert json.loads(ds.attrs["config_json"])["grid"] == {"data.n_train": [8, 16]}
@@ -131,3 +136,13 @@ def test_dask_local_cluster(tiny_spec: Path, reference_sweep: Path, tmp_path: Pa
         .drop_vars(["cell_config_json", "cell_config_sha256"])
         .assign_attrs(open_results(tmp_path / "dask").attrs),
     )
+
+
+def test_every_unit_of_a_results_file_is_udunits_and_dimensionless(reference_sweep: Path) -> None:
+    """Every ``units`` string parses with a UDUNITS parser, and none converts to a physical
+    dimension: the file holds nats, counts, steps and fractions only."""
+    cf_units = pytest.importorskip("cf_units")
+    ds = open_results(reference_sweep / "results.nc")
+    for name, var in ds.variables.items():
+        unit = cf_units.Unit(var.attrs["units"])
+        assert unit.is_dimensionless(), (name, var.attrs["units"])

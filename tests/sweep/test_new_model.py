@@ -111,5 +111,5 @@ def test_a_new_model_sweeps_by_name(tmp_path: Path) -> None:
     ds = open_results(tmp_path / "out")
     assert ds["dim"].values.tolist() == [2, 5]
     assert ds["tau_test"].dims == ("dim", "pair")
-    assert "step" in ds["eps_test_loss"].dims
+    assert "checkpoint" in ds["eps_test_loss"].dims
     assert missing_cf_attrs(ds) == []

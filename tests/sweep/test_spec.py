@@ -66,7 +66,7 @@ def test_spec_without_grid_is_one_cell() -> None:
         ({"grid": {"data.n_train": [[5]]}}, "grid.data.n_train"),
         ({"grid": {"bogus.n_train": [5]}}, "grid.bogus.n_train"),
         ({"grid": {"seed": [1], "model.seed": [2]}}, "grid.model.seed"),
-        ({"grid": {"model.step": [1]}}, "grid.model.step"),
+        ({"grid": {"model.checkpoint": [1]}}, "grid.model.checkpoint"),
         (
             {"grid": {"data.n_train": [5]}, "link": {"data.n_test": {"x": [1]}}},
             "link.data.n_test.x",

@@ -35,7 +35,8 @@ def test_run_merge_and_resume(tmp_path: Path) -> None:
     assert len(first.computed) == 6 and first.skipped == []
     ds = open_results(out / "results.nc")
     assert ds["tau_bias"].dims == ("n_train", "seed", "pair")
-    assert ds["split_divergence"].dims == ("n_train", "seed", "pair", "step")
+    assert ds["split_divergence"].dims == ("n_train", "seed", "pair", "checkpoint")
+    assert ds["step"].dims == ("checkpoint",)  # the same steps in every cell: one coordinate
     assert ds["n_train"].values.tolist() == [5, 10, 20]
     assert missing_cf_attrs(ds) == []
     # each grid point holds exactly its own cell's values
@@ -69,7 +70,7 @@ def test_stale_corrupt_and_missing_cells_are_recomputed(tmp_path: Path) -> None:
     # a changed base config makes every cell stale
     changed = make(train={"n_checkpoints": 4, "steps": 60})
     assert {s.state for s in SweepStore(out, changed).status()} == {"stale"}
-    assert len(run_sweep(changed, out, cell_fn=toy_cell).computed) == 6
+    assert len(run_sweep(changed, out, cell_fn=toy_cell, overwrite=True).computed) == 6
 
 
 def test_linked_steps_give_a_checkpoint_dimension(tmp_path: Path) -> None:
@@ -89,6 +90,7 @@ def test_linked_steps_give_a_checkpoint_dimension(tmp_path: Path) -> None:
 def test_conflicting_cells_raise(tmp_path: Path) -> None:
     """A cell file that claims another cell's grid point with different values is a conflict."""
     from physgen.io import write_netcdf
+    from physgen.sweep.store import data_sha256
 
     out = tmp_path / "sweep"
     run_sweep(make(), out, cell_fn=toy_cell, merge=False)
@@ -96,6 +98,7 @@ def test_conflicting_cells_raise(tmp_path: Path) -> None:
     clash = open_results(out / "cells" / f"{first.name}.nc")
     clash["tau_bias"] = clash["tau_bias"] + 1.0
     clash.attrs["config_sha256"] = second.sha256
+    clash.attrs["data_sha256"] = data_sha256(clash)
     write_netcdf(clash, out / "cells" / f"{second.name}.nc")
     with pytest.raises(PhysgenError, match="cannot merge"):
         SweepStore.open(out).merge()
@@ -110,26 +113,13 @@ def test_process_pool_gives_the_same_result(tmp_path: Path) -> None:
     xr.testing.assert_equal(a, b)
 
 
-def test_a_live_lock_refuses_a_second_driver(tmp_path: Path) -> None:
-    import os
-    import socket
-
-    out = tmp_path / "sweep"
-    out.mkdir()
-    (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
-    with pytest.raises(PhysgenError, match="another sweep"):
-        run_sweep(make(), out, cell_fn=toy_cell)
-    (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 7}))
-    assert len(run_sweep(make(), out, cell_fn=toy_cell, merge=False).computed) == 6
-
-
 def _cell_with_levels(cfg: Any) -> xr.Dataset:
     """The stand-in cell plus a ladder over ``level`` whose length depends on the cell (as the
     depth does in a real sweep)."""
     ds = toy_cell(cfg)
     n_levels = 2 + cfg.data.n_train // 10
     ladder = np.arange(n_levels, dtype=float) + cfg.data.n_train
-    ds["ladder"] = ("level", ladder, {"long_name": "D_k", "units": "nat", "description": "x"})
+    ds["ladder"] = ("level", ladder, {"long_name": "D_k", "units": "1", "description": "x"})
     return ds.assign_coords(
         level=("level", np.arange(n_levels), {"long_name": "k", "units": "1", "description": "k"})
     )
@@ -141,15 +131,15 @@ def test_merge_of_cells_with_different_levels_keeps_each_variable_on_its_own_dim
     out = tmp_path / "sweep"
     run_sweep(make(), out, cell_fn=_cell_with_levels)
     ds = open_results(out / "results.nc")
-    # a cell-level onset is never broadcast over another variable's positional dimension
+    # a cell-level onset is never broadcast over another variable's dimension
     assert ds["tau_bias"].dims == ("n_train", "seed", "pair")
-    assert ds["ladder"].dims == ("n_train", "seed", "level_index")
+    assert ds["ladder"].dims == ("n_train", "seed", "level")
+    # the level labels are the union of the cells' labels, integers, never NaN
+    assert ds["level"].dtype.kind == "i" and ds["level"].values.tolist() == [0, 1, 2, 3]
     for cell in resolve_cells(make()):
         got = ds.sel(cell.coords)
         want = _cell_with_levels(cell.config)
         k = want.sizes["level"]
         np.testing.assert_array_equal(got["ladder"].values[:k], want["ladder"].values)
         assert np.isnan(got["ladder"].values[k:]).all()
-        # the level coordinate is padded with NaN, not cast to garbage integers
-        np.testing.assert_array_equal(got["level"].values[:k], np.arange(k))
-        assert np.isnan(got["level"].values[k:]).all()
+        assert got["ladder"].sel(level=0).item() == want["ladder"].sel(level=0).item()

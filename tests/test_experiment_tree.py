@@ -1,5 +1,6 @@
-"""The token experiment end to end on a tiny cell: structure, attrs, determinism, netCDF round
-trip, and oracle identities through the experiment's own evaluation path."""
+"""The tree experiment end to end on a tiny cell: structure, attrs, determinism, netCDF round
+trip, oracle identities through the experiment's own evaluation path, and recorded curves equal
+to the public metric functions applied to the same inputs."""
 
 from __future__ import annotations
 
@@ -7,23 +8,27 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from _recording import run_and_keep
 
 from physgen.config import ExperimentConfig
 from physgen.errors import PhysgenError
-from physgen.experiments import experiment_kind, run_experiment
-from physgen.experiments.schema import (
-    VarSpec,
-    build_dataset,
-    check_netcdf_safe,
-    global_attrs,
-    register_variables,
-)
-from physgen.experiments.tokens import _Recorder, plan_networks, sample_checkpoint_mask
+from physgen.experiments import check_model, experiment_kind, run_experiment
+from physgen.experiments.plan import plan_cell, plan_networks, sample_checkpoint_mask
+from physgen.experiments.schema import build_dataset
+from physgen.experiments.tree import TreeRecorder
+from physgen.io import cell_attrs, check_netcdf_safe
 
 TINY = {
     "seed": 3,
     "model": {"name": "tree", "q": 3, "depth": 2, "q_eff": 2},
-    "data": {"n_train": 12, "n_test": 40, "n_pairs": 1, "n_seed_pairs": 1},
+    # 24 sequences in this grammar: too few for content-disjoint data
+    "data": {
+        "n_train": 12,
+        "n_test": 40,
+        "n_pairs": 1,
+        "n_seed_pairs": 1,
+        "content_disjoint": False,
+    },
     "diffusion": {"T": 40},
     "net": {"width": 16, "layers": 1, "heads": 2, "ff": 16, "time_dim": 8},
     "train": {"steps": 40, "n_checkpoints": 5, "batch_size": 8, "device": "cpu"},
@@ -64,6 +69,13 @@ def test_dims_coords_and_roles(ds: xr.Dataset) -> None:
     assert ds.sizes["level"] == 3  # k = 0..L at depth 2
     assert list(ds.step.values) == sorted(set(ds.step.values.tolist()))
     assert ds.step.values[-1] == 40
+    assert ds.step.dims == ("checkpoint",) and ds.ladder_test.dims == (
+        "network",
+        "checkpoint",
+        "level",
+    )
+    assert ds.level.dtype == np.int64 and ds.step.dtype == np.int64
+    ds.ladder_test.sel(level=0, checkpoint=ds.sizes["checkpoint"] - 1)  # label selection works
     assert list(ds.role.values) == ["A", "B", "seed"]
     assert list(ds.split.values) == [0, 1, 0]
     # a seed pair shares a split, a disjoint pair never does
@@ -71,7 +83,7 @@ def test_dims_coords_and_roles(ds: xr.Dataset) -> None:
     assert ds.split[a] == ds.split[b] and ds.net_seed[a] != ds.net_seed[b]
     for p in ds.pair.values:
         assert ds.split[int(ds.pair_a[p])] != ds.split[int(ds.pair_b[p])]
-    np.testing.assert_allclose(ds.t_frac.values, ds.t.values / 40)
+    np.testing.assert_allclose(ds.kl_t_frac.values, ds.kl_t.values / 40)
 
 
 def test_every_variable_documented_and_attrs_netcdf_safe(
@@ -133,12 +145,11 @@ def test_deterministic_and_netcdf_round_trip(
 def test_exact_denoiser_through_the_evaluation_path(cfg: ExperimentConfig) -> None:
     """With the BP denoiser as the 'network': D_0 = 0, the test loss is the Bayes loss and the
     U-turn ratios are exactly 1 (same starts, same reverse noise as the BP reference)."""
-    from physgen.experiments.plan import plan_cell
     from physgen.metrics import Bound
 
-    cell = plan_cell(cfg)
+    cell = plan_cell(cfg, cfg.model.build())
     model, steps = cell.model, cell.steps
-    rec = _Recorder(cfg, cell)
+    rec = TreeRecorder(cfg, cell)
     k = steps.size - 1  # a sample checkpoint
     rec.evaluate(0, k, Bound(model, filtered_levels=0))
     c = rec.curves
@@ -158,7 +169,10 @@ def test_exact_denoiser_through_the_evaluation_path(cfg: ExperimentConfig) -> No
 
 def test_plan_networks_reuses_replicate_zero() -> None:
     cfg = ExperimentConfig.from_dict(
-        {**TINY, "data": {"n_train": 4, "n_test": 8, "n_pairs": 3, "n_seed_pairs": 2}}
+        {
+            **TINY,
+            "data": {**TINY["data"], "n_train": 4, "n_test": 8, "n_pairs": 3, "n_seed_pairs": 2},
+        }
     )
     from physgen.data import DataProtocol
 
@@ -191,23 +205,116 @@ def test_dispatch_kind_and_errors() -> None:
     class Bad:
         event_shape = ()
 
-    assert experiment_kind(ExperimentConfig().model.build()) == "tokens"
+    assert experiment_kind(ExperimentConfig().model.build()) == "tree"
     assert experiment_kind(Vec()) == "vectors"
     assert experiment_kind(Img()) == "images"
     with pytest.raises(PhysgenError, match="event shape"):
         experiment_kind(Bad())
 
 
-def test_schema_rejects_undocumented_and_unsafe(cfg: ExperimentConfig) -> None:
-    with pytest.raises(PhysgenError, match="no registered attributes"):
-        build_dataset({"not_a_variable": (("step",), [1.0])}, {}, {})
-    with pytest.raises(PhysgenError, match="already registered"):
-        register_variables({"test_loss": VarSpec("x", "1", "y")})
-    attrs = global_attrs(cfg, "t", {"flag": True, "table": {"a": 1}, "none": None})
+def test_schema_rejects_undeclared_misshaped_and_unsafe(cfg: ExperimentConfig) -> None:
+    with pytest.raises(PhysgenError, match="not declared"):
+        build_dataset({"not_a_variable": [1.0]}, {})
+    with pytest.raises(PhysgenError, match="declared over"):
+        build_dataset({"test_loss": [1.0]}, {})  # declared (network, checkpoint)
+    attrs = cell_attrs(cfg.to_json(), "t", "s", {"flag": True, "table": {"a": 1}, "none": None})
     assert attrs["physgen_flag"] == 1
     assert attrs["physgen_table"] == '{"a": 1}'
-    assert attrs["physgen_none"] == ""
-    ds = build_dataset({"test_loss": (("step",), [1.0])}, {"step": (("step",), [1])}, attrs)
+    assert "physgen_none" not in attrs  # netCDF cannot store None: dropped
+    ds = build_dataset({"test_loss": [[1.0]], "checkpoint": [0], "step": [1]}, attrs)
+    assert ds.test_loss.dims == ("network", "checkpoint")
     bad = ds.assign_attrs(oops=True)
     with pytest.raises(PhysgenError, match="not netCDF-safe"):
         check_netcdf_safe(bad)
+
+
+def test_model_protocol_check_names_the_missing_method(tmp_path) -> None:
+    """A token model without validity (or whose denoise takes no filtering level) is refused
+    when the cell starts, in one line naming what is missing; nothing is written."""
+    from physgen.errors import ConfigError
+
+    tree = ExperimentConfig.from_dict(TINY).model.build()
+    assert check_model(tree) == "tree"
+
+    class NoValidity:
+        vocab_size, depth, event_shape = tree.vocab_size, tree.depth, tree.event_shape
+        sample, encode, decode, log_prob = tree.sample, tree.encode, tree.decode, tree.log_prob
+
+        def denoise(self, x_t, alpha_bar, filtered_levels=0):
+            return tree.denoise(x_t, alpha_bar, filtered_levels=filtered_levels)
+
+    class NoLevels(NoValidity):
+        validity = tree.validity
+
+        def denoise(self, x_t, alpha_bar):
+            return tree.denoise(x_t, alpha_bar)
+
+    with pytest.raises(ConfigError, match=r"^model: NoValidity lacks validity, needed by the tree"):
+        check_model(NoValidity())
+    with pytest.raises(ConfigError, match=r"lacks denoise\(filtered_levels=\)"):
+        check_model(NoLevels())
+    with pytest.raises(ConfigError) as err:
+        check_model(NoValidity())
+    assert "\n" not in str(err.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> None:
+    """At the last checkpoint, every score-level curve and S of the experiment equal the public
+    metric applied to the trained networks on the same frozen inputs."""
+    from physgen.diffusion import coupled_sample
+    from physgen.metrics import (
+        denoiser_divergence,
+        kl_along_time,
+        memorisation_onset,
+        memorised_fraction,
+        oracle_gaps,
+        oracle_ladder,
+    )
+    from physgen.rng import stream
+
+    ds, rec, captured = run_and_keep(cfg, TreeRecorder)
+    k = ds.sizes["checkpoint"] - 1
+    model, crit = rec.model, rec.test.crit
+    a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
+    np.testing.assert_array_equal(
+        ds.ladder_test.isel(network=a, checkpoint=k).values,
+        oracle_ladder(captured[a], model, crit.x_t, crit.alpha_bar),
+    )
+    np.testing.assert_array_equal(
+        ds.oracle_ladder.values, oracle_gaps(model, crit.x_t, crit.alpha_bar)
+    )
+    assert ds.split_divergence.isel(pair=0, checkpoint=k).item() == denoiser_divergence(
+        captured[a], captured[b], crit.x_t, crit.alpha_bar
+    )
+    np.testing.assert_array_equal(
+        ds.kl_model_time.isel(network=a, checkpoint=k).values,
+        kl_along_time(rec.bp0, captured[a], rec.kl_x0, rec.schedule, rec.t_grid, rec.eval_seed),
+    )
+    m = cfg.metrics
+    x = coupled_sample(
+        [captured[a]],
+        rec.schedule,
+        m.n_generate,
+        model.event_shape,
+        rec.sample_seed,
+        sampler="ddim",
+        eta=1.0,
+        steps=m.sample_steps,
+    )[0]
+    frac, se = memorised_fraction(
+        model.decode(x),
+        rec.train_tokens[rec.nets[a].split],
+        seed=stream(rec.sample_seed, "bootstrap", k),
+    )
+    assert ds.memorised_fraction.isel(network=a, checkpoint=k).item() == frac
+    assert ds.memorised_fraction_se.isel(network=a, checkpoint=k).item() == se
+    np.testing.assert_array_equal(
+        ds.tau_mem_net.values,
+        memorisation_onset(
+            ds.step.values,
+            ds.memorised_fraction.values,
+            ds.memorised_fraction_se.values,
+            ds.memorised_floor.values[:, None],
+        ),
+    )

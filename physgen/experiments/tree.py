@@ -1,0 +1,388 @@
+r"""The tree experiment: train networks on disjoint splits of a token model with a tree oracle
+(:class:`~physgen.models.base.TreeModel`) and record every bias diagnostic of docs/theory.md §4
+along training (one sweep cell).
+
+**Networks** (:class:`physgen.data.DataProtocol`): for each of the ``P = data.n_pairs`` disjoint
+pairs, networks A and B train on splits ``2p`` and ``2p + 1``; each of the ``data.n_seed_pairs``
+seed pairs trains a second replicate (another seed) on split ``s`` next to the replicate-0
+network already trained there, which gives the seed-noise baseline of S. A network is a function
+of (seed, split, replicate) only.
+
+**Frozen evaluation inputs** (drawn once from ``cfg.seed``, shared by every network and every
+checkpoint, so curves compare checkpoints and networks on the same inputs):
+
+* test sequences :math:`x_0^\mu`, :math:`\mu < n_{\rm eval}`, and each split's training sequences
+  (at most ``n_eval``);
+* for each: :math:`(t_\mu, \varepsilon_\mu)` with :math:`t_\mu \sim U\{1..T\}` (the losses), the
+  same items noised at :math:`t_c = \mathrm{round}(t_{\rm frac} T)` (ladder and S) and at
+  :math:`t_\ell = \mathrm{round}(\ell_{\rm frac} T)` (loss decomposition, membership AUC).
+
+**At every checkpoint** :math:`\tau` (the EMA weights when ``train.ema_decay > 0``):
+train/test cross-entropy; the ladder
+:math:`D_k(\tau) = E\,\mathrm{KL}(\mathrm{BP}_k(x_{t_c}) \| \hat x_0^\theta(x_{t_c}))`, k = 0..L, on
+test and training inputs; the network's :math:`\hat x_0` on the shared test inputs at :math:`t_c`
+(kept, then :math:`S(\tau) = E\,\mathrm{KL}(\hat x_0^{A} \| \hat x_0^{B})` is formed after
+training for every disjoint and seed pair); the decomposition
+:math:`\ell = \ell^* + \tilde\ell` at :math:`t_\ell` on training and test data and the
+membership-inference AUC of its per-sequence loss.
+
+**At the sample checkpoints** (``metrics.sample_checkpoints`` of them, spread over the last two
+decades of training, the last checkpoint included, see :func:`sample_checkpoint_mask`; sampling costs one network call per reverse step): ``n_generate`` coupled samples
+(ancestral DDPM on ``metrics.sample_steps`` evenly respaced steps — DDIM with η = 1, the full
+T-step chain when ``sample_steps ≥ T`` — with the same seed for every network and checkpoint);
+their nearest-neighbour Hamming distances to the network's own training split against those of
+as many fresh test sequences, histograms on one bin per distance and the NN divergence
+:math:`\mathrm{KL}(P_{\rm gen}\|P_{\rm test})`; exact-copy and memorised (:math:`d_1/d_2 < 1/3`)
+fractions; validity per level, valid fraction and exact log-likelihood; the U-turn overlap ratio
+model/BP from ``uturn_starts`` training and test starts; and
+:math:`\mathrm{KL}(\mathrm{BP}_0\|\theta)(t)` along diffusion time on the first ``n_generate``
+test sequences. Elsewhere these are NaN.
+
+**Onsets** (NaN when not reached inside the run, see :mod:`physgen.metrics.onsets`):
+``tau_bias`` = argmin of the pair's S under ``metrics.bias_rule``; ``tau_test``, ``tau_nn`` and
+``tau_mem`` per network and, per pair, from the average of the pair's two networks' curves
+(test loss, NN divergence, memorised fraction against the average of their noise floors, by the
+one rule of :func:`physgen.metrics.onsets.memorisation_onset`: fraction − 2 SE > floor).
+
+Each recorded curve is declared in :mod:`physgen.experiments.schema` and computed here by the
+public function named there; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from physgen.config import ExperimentConfig
+from physgen.experiments.plan import (
+    CellPlan,
+    CellRecorder,
+    NetworkPlan,
+    memorisation_onsets,
+    pair_mean,
+)
+from physgen.rng import stream
+
+__all__ = ["TreeRecorder"]
+
+_STEP_CURVES = (
+    "train_loss",
+    "test_loss",
+    "loss_total_train",
+    "loss_exact_train",
+    "loss_excess_train",
+    "loss_total_test",
+    "loss_exact_test",
+    "loss_excess_test",
+    "membership_auc",
+    "nn_divergence",
+    "nn_mean_gen",
+    "copy_fraction",
+    "memorised_fraction",
+    "memorised_fraction_se",
+    "valid_fraction",
+    "log_likelihood",
+    "ladder_test",
+    "ladder_train",
+    "validity",
+    "kl_model_time",
+    "nn_hist_gen",
+    "uturn_ratio_train",
+    "uturn_ratio_test",
+)
+"""The per-network curves over checkpoints (declared dims ``(network, checkpoint, ...)``)."""
+
+
+def _step_of(frac: float, T: int) -> int:
+    """The diffusion step nearest to ``frac · T``, at least 1."""
+    return max(1, min(T, round(frac * T)))
+
+
+@dataclass
+class _Inputs:
+    """Frozen evaluation inputs of one item set (test set, or one training split).
+
+    ``tokens``: ``(m, N)``; ``x0``: ``(m, N, q)`` one-hot; ``loss``: frozen noise with random t;
+    ``crit``: at ``t_c``; ``decomp``: at ``t_l``; ``bp_crit``: BP_k outputs at ``t_c``,
+    ``(L + 1, m, N, q)`` (:func:`physgen.metrics.oracle_outputs`).
+    """
+
+    tokens: np.ndarray
+    x0: np.ndarray
+    loss: Any
+    crit: Any
+    decomp: Any
+    bp_crit: np.ndarray
+
+
+def _frozen_inputs(
+    model: Any, tokens: np.ndarray, schedule: Any, seed: int, t_c: int, t_l: int
+) -> _Inputs:
+    from physgen.metrics import frozen_noise, oracle_outputs
+
+    x0 = model.encode(tokens)
+    loss = frozen_noise(x0, schedule, seed)
+    crit = frozen_noise(x0, schedule, seed, t_c)
+    decomp = frozen_noise(x0, schedule, seed, t_l)
+    return _Inputs(tokens, x0, loss, crit, decomp, oracle_outputs(model, crit.x_t, crit.alpha_bar))
+
+
+class TreeRecorder(CellRecorder):
+    """Holds the frozen inputs and fills the per-network curves at each checkpoint."""
+
+    experiment = "tree"
+    title = "physgen tree experiment (biased generalisation along training)"
+    summary = (
+        "Networks trained on disjoint splits of a hierarchical token model, evaluated along "
+        "training against the exact belief-propagation oracles: losses, the model-oracle ladder, "
+        "the sample-split divergence S, nearest-neighbour and memorisation statistics of coupled "
+        "samples, validity, U-turns, and the onsets tau_bias, tau_test, tau_nn and tau_mem."
+    )
+    loss = "ce"
+    sampler = "respaced"
+
+    def __init__(self, cfg: ExperimentConfig, cell: CellPlan) -> None:
+        from physgen.metrics import Bound, denoising_loss, hamming_bins, hamming_nn, kl_along_time
+        from physgen.metrics.oracle import oracle_gaps
+
+        m = cfg.metrics
+        super().__init__(cfg, cell)
+        model, schedule, protocol = cell.model, cell.schedule, cell.protocol
+        T, L, N = schedule.T, model.depth, model.event_shape[0]
+        self.L, self.N = L, N
+        self.t_c, self.t_l = _step_of(m.t_frac, T), _step_of(m.loss_t_frac, T)
+        self.t_grid = np.unique(
+            np.rint(np.linspace(0, T, m.kl_t_points + 1)[1:]).astype(np.int64).clip(1, T)
+        )
+        self.uturn_t = np.unique([_step_of(f, T) for f in m.uturn_t_fracs]).astype(np.int64)
+        self.bins = hamming_bins(N)
+
+        test = np.asarray(protocol.test_set())
+        n_eval = min(m.n_eval, test.shape[0])
+        self.test = _frozen_inputs(
+            model, test[:n_eval], schedule, self.eval_seed, self.t_c, self.t_l
+        )
+        self.fresh = test[: min(m.n_generate, test.shape[0])]
+        self.kl_x0 = self.test.x0[: m.n_generate]
+        self.uturn_test = test[: min(m.uturn_starts, test.shape[0])]
+        self.train_tokens: dict[int, np.ndarray] = {}
+        self.train_inputs: dict[int, _Inputs] = {}
+        for split in sorted({p.split for p in self.nets}):
+            tokens = np.asarray(protocol.split(split))
+            self.train_tokens[split] = tokens
+            self.train_inputs[split] = _frozen_inputs(
+                model,
+                tokens[:n_eval],
+                schedule,
+                stream(self.eval_seed, "eval_split", split),
+                self.t_c,
+                self.t_l,
+            )
+
+        self.bp0 = Bound(model, filtered_levels=0)
+        crit = self.test.crit
+        self.oracle_ladder = oracle_gaps(model, crit.x_t, crit.alpha_bar, oracle=self.test.bp_crit)
+        self.kl_oracle_time = np.stack(
+            [
+                kl_along_time(
+                    self.bp0,
+                    Bound(model, filtered_levels=k),
+                    self.kl_x0,
+                    schedule,
+                    self.t_grid,
+                    self.eval_seed,
+                )
+                for k in range(L + 1)
+            ]
+        )
+        self.bayes_test_loss = float(
+            np.mean(denoising_loss(self.bp0, self.test.x0, self.test.loss))
+        )
+        # Chance levels against each split: fresh true samples, and BP U-turns (checkpoint-free).
+        self.fresh_nn = {
+            s: hamming_nn(self.fresh, tok, k=2) for s, tok in self.train_tokens.items()
+        }
+        self.uturn_bp = {s: self._uturn(self.bp0, s) for s in self.train_tokens}
+        self.curves = self.allocate(
+            *_STEP_CURVES,
+            level=L + 1,
+            kl_t=self.t_grid.size,
+            nn_bin=self.bins.size - 1,
+            uturn_t=self.uturn_t.size,
+        )
+        self.x_hat = np.empty((len(self.nets), self.steps.size, *self.test.x0.shape))
+
+    def train_data(self, plan: NetworkPlan) -> np.ndarray:
+        """One-hot training sequences of the network's split."""
+        return self.model.encode(self.train_tokens[plan.split])
+
+    def _uturn(self, den: Any, split: int) -> np.ndarray:
+        """Mean U-turn overlap at each ``uturn_t`` from the first ``uturn_starts`` sequences of
+        ``split`` and of the test set (one batch, so one reverse chain per ``t``); shape
+        ``(2, n_uturn)``: row 0 training starts, row 1 test starts."""
+        from physgen.metrics import uturn_overlap
+
+        train = self.train_tokens[split][: self.cfg.metrics.uturn_starts]
+        x0 = self.model.encode(np.concatenate([train, self.uturn_test]))
+        out = np.empty((2, self.uturn_t.size))
+        for j, t in enumerate(self.uturn_t):
+            overlap = uturn_overlap(
+                den,
+                x0,
+                self.schedule,
+                int(t),
+                self.cfg.metrics.uturn_reps,
+                stream(self.sample_seed, "uturn", int(t)),
+                self.model.decode,
+            )
+            out[:, j] = overlap[: len(train)].mean(), overlap[len(train) :].mean()
+        return out
+
+    def evaluate(self, net: int, k: int, den: Any) -> None:
+        """All diagnostics of network ``net`` at checkpoint ``k`` (denoiser ``den``)."""
+        from physgen.metrics import (
+            Precomputed,
+            denoising_loss,
+            kl_along_time,
+            loss_decomposition,
+            membership_auc,
+            oracle_ladder,
+        )
+
+        c = self.curves
+        split = self.nets[net].split
+        tr, te = self.train_inputs[split], self.test
+        c["train_loss"][net, k] = np.mean(denoising_loss(den, tr.x0, tr.loss))
+        c["test_loss"][net, k] = np.mean(denoising_loss(den, te.x0, te.loss))
+        # the network's x̂0 on the shared test inputs is kept for S (formed after training)
+        self.x_hat[net, k] = den.denoise(te.crit.x_t, te.crit.alpha_bar)
+        model_test = Precomputed(te.crit.x_t, self.x_hat[net, k])
+        c["ladder_test"][net, k] = oracle_ladder(
+            model_test, self.model, te.crit.x_t, te.crit.alpha_bar, oracle=te.bp_crit
+        )
+        c["ladder_train"][net, k] = oracle_ladder(
+            den, self.model, tr.crit.x_t, tr.crit.alpha_bar, oracle=tr.bp_crit
+        )
+        parts = {}
+        for name, inp in (("train", tr), ("test", te)):
+            lp = loss_decomposition(den, self.bp0, inp.x0, inp.decomp.x_t, inp.decomp.alpha_bar)
+            parts[name] = lp.total
+            c[f"loss_total_{name}"][net, k] = np.mean(lp.total)
+            c[f"loss_exact_{name}"][net, k] = np.mean(lp.exact)
+            c[f"loss_excess_{name}"][net, k] = np.mean(lp.excess)
+        c["membership_auc"][net, k] = membership_auc(parts["train"], parts["test"])
+        if self.sample_mask[k]:
+            self._evaluate_samples(net, k, den)
+            c["kl_model_time"][net, k] = kl_along_time(
+                self.bp0, den, self.kl_x0, self.schedule, self.t_grid, self.eval_seed
+            )
+
+    def _evaluate_samples(self, net: int, k: int, den: Any) -> None:
+        from physgen.metrics import copy_fraction, hamming_nn, nn_divergence, nn_histogram
+
+        c, model = self.curves, self.model
+        split = self.nets[net].split
+        train_tokens = self.train_tokens[split]
+        samples = np.asarray(model.decode(self.generate(den)))
+        d_gen = hamming_nn(samples, train_tokens, k=2)
+        d_test = self.fresh_nn[split]
+        c["nn_hist_gen"][net, k] = nn_histogram(d_gen[:, 0], self.bins)
+        c["nn_divergence"][net, k] = nn_divergence(d_gen[:, 0], d_test[:, 0], self.bins)
+        c["nn_mean_gen"][net, k] = np.mean(d_gen[:, 0])
+        c["copy_fraction"][net, k] = copy_fraction(samples, train_tokens)
+        frac, se = self.memorisation(samples, train_tokens, k, metric="hamming")
+        c["memorised_fraction"][net, k] = frac
+        c["memorised_fraction_se"][net, k] = se
+        validity = np.asarray(model.validity(samples), dtype=np.float64)  # (n, L) per level
+        c["validity"][net, k, : self.L] = np.mean(validity.reshape(len(samples), -1), axis=0)
+        logp = np.asarray(model.log_prob(samples), dtype=np.float64)
+        ok = np.isfinite(logp)
+        c["valid_fraction"][net, k] = np.mean(ok)
+        c["log_likelihood"][net, k] = np.mean(logp[ok]) if ok.any() else np.nan
+        ratio = self._uturn(den, split) / self.uturn_bp[split]
+        c["uturn_ratio_train"][net, k], c["uturn_ratio_test"][net, k] = ratio
+
+    def divergence(self, a: int, b: int) -> np.ndarray:
+        """S over checkpoints for networks ``a`` and ``b``
+        (:func:`physgen.metrics.denoiser_divergence` of their stored test outputs):
+        ``(n_checkpoint,)``."""
+        from physgen.metrics import Precomputed, denoiser_divergence
+
+        crit = self.test.crit
+        return np.array(
+            [
+                denoiser_divergence(
+                    Precomputed(crit.x_t, self.x_hat[a, k]),
+                    Precomputed(crit.x_t, self.x_hat[b, k]),
+                    crit.x_t,
+                    crit.alpha_bar,
+                )
+                for k in range(self.steps.size)
+            ]
+        )
+
+    def options(self) -> dict[str, Any]:
+        return {
+            **super().options(),
+            "bias_rule": self.cfg.metrics.bias_rule,
+            "t_crit": self.t_c,
+            "t_loss": self.t_l,
+            "root_only_kl": float(self.oracle_ladder[-1]),
+        }
+
+    def results(self) -> dict[str, Any]:
+        from physgen.metrics import argmin_onset, bias_onset, learned_beyond_root, nn_histogram
+
+        c, steps, pairs, seed_pairs = self.curves, self.steps, self.pairs, self.seed_pairs
+        root_only = self.oracle_ladder[-1]
+        rule = self.cfg.metrics.bias_rule
+        d0 = c["ladder_test"][..., 0]
+        split_floor = {
+            s: self.fresh_floor(self.fresh, x, "hamming") for s, x in self.train_tokens.items()
+        }
+        floors = np.array([split_floor[p.split] for p in self.nets])
+        S = np.array([self.divergence(a, b) for a, b in pairs]).reshape(len(pairs), steps.size)
+        S_seed = np.array([self.divergence(a, b) for a, b in seed_pairs]).reshape(
+            len(seed_pairs), steps.size
+        )
+
+        def tau_bias(curves: np.ndarray, plist: list[tuple[int, int]]) -> np.ndarray:
+            return np.array(
+                [
+                    bias_onset(steps, curves[i], d0[a], d0[b], root_only, rule)
+                    for i, (a, b) in enumerate(plist)
+                ]
+            )
+
+        T = self.schedule.T
+        return {
+            **c,
+            "level": np.arange(self.L + 1, dtype=np.int64),
+            "kl_t": self.t_grid,
+            "kl_t_frac": self.t_grid / T,
+            "nn_bin": np.arange(self.bins.size - 1, dtype=np.int64),
+            "uturn_t": self.uturn_t,
+            "uturn_t_frac": self.uturn_t / T,
+            "learned": learned_beyond_root(d0, root_only),
+            "nn_hist_test": np.array(
+                [nn_histogram(self.fresh_nn[p.split][:, 0], self.bins) for p in self.nets]
+            ),
+            "nn_mean_test": np.array([np.mean(self.fresh_nn[p.split][:, 0]) for p in self.nets]),
+            "memorised_floor": floors,
+            "oracle_ladder": self.oracle_ladder,
+            "kl_oracle_time": self.kl_oracle_time,
+            "bayes_test_loss": self.bayes_test_loss,
+            "split_divergence": S,
+            "seed_divergence": S_seed,
+            "tau_bias": tau_bias(S, pairs),
+            "tau_bias_seed": tau_bias(S_seed, seed_pairs),
+            "tau_test": np.atleast_1d(argmin_onset(steps, pair_mean(c["test_loss"], pairs))),
+            "tau_nn": np.atleast_1d(argmin_onset(steps, pair_mean(c["nn_divergence"], pairs))),
+            "tau_test_net": np.atleast_1d(argmin_onset(steps, c["test_loss"])),
+            "tau_nn_net": np.atleast_1d(argmin_onset(steps, c["nn_divergence"])),
+            **memorisation_onsets(
+                steps, pairs, c["memorised_fraction"], c["memorised_fraction_se"], floors
+            ),
+        }

@@ -1,0 +1,32 @@
+"""Run a cell while keeping what the public-function tests compare against: the recorder (its
+frozen inputs) and each network's denoiser at the last checkpoint (the trained network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xarray as xr
+
+from physgen.config import ExperimentConfig
+from physgen.experiments.plan import CellRecorder, run_cell
+
+
+def run_and_keep(
+    cfg: ExperimentConfig, recorder: type[CellRecorder]
+) -> tuple[xr.Dataset, Any, dict[int, Any]]:
+    """``(dataset, recorder, {network: final denoiser})`` of one run of ``cfg``."""
+    captured: dict[int, Any] = {}
+    kept: list[CellRecorder] = []
+
+    class Keep(recorder):  # type: ignore[valid-type, misc]
+        def evaluate(self, net: int, k: int, den: Any) -> None:
+            super().evaluate(net, k, den)
+            if k == self.steps.size - 1:
+                captured[net] = den
+
+        def results(self) -> dict[str, Any]:
+            kept.append(self)
+            return super().results()
+
+    ds = run_cell(cfg, cfg.model.build(), Keep)
+    return ds, kept[0], captured
