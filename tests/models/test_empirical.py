@@ -131,8 +131,8 @@ def test_same_point_probability_is_the_sum_of_squared_weights(dtype, chunk_size)
         size=(6, 6)
     )
     d2 = ((x[:, None, :] - np.sqrt(a)[:, None, None] * data[None]) ** 2).sum(-1)
-    with np.errstate(divide="ignore"):
-        w = softmax(-d2 / (2 * (1 - a))[:, None], axis=1)
+    w = np.empty_like(d2)
+    w[:-1] = softmax(-d2[:-1] / (2 * (1 - a[:-1]))[:, None], axis=1)
     w[-1] = np.eye(23)[np.argmin(d2[-1])]  # ᾱ = 1: the nearest point
     p = Empirical(data.astype(dtype), chunk_size=chunk_size).same_point_probability(x, a)
     assert p.dtype == np.float64
