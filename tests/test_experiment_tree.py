@@ -71,9 +71,11 @@ def test_dims_coords_and_roles(ds: xr.Dataset) -> None:
     assert ds.step.values[-1] == 40
     assert ds.step.dims == ("checkpoint",) and ds.ladder_test.dims == (
         "network",
+        "weights",
         "checkpoint",
         "level",
     )
+    assert list(ds.weights.values) == ["ema"] and ds.weights_decay.values[0] == 0.999
     assert ds.level.dtype == np.int64 and ds.step.dtype == np.int64
     ds.ladder_test.sel(level=0, checkpoint=ds.sizes["checkpoint"] - 1)  # label selection works
     assert list(ds.role.values) == ["A", "B", "seed"]
@@ -96,7 +98,7 @@ def test_every_variable_documented_and_attrs_netcdf_safe(
     assert ds.attrs["physgen_bias_rule"] == cfg.metrics.bias_rule
     assert ds.attrs["physgen_ema_decay"] == pytest.approx(0.999)
     for name in ("tau_bias", "tau_test", "tau_nn", "tau_mem"):
-        assert ds[name].dims == ("pair",)
+        assert ds[name].dims == ("pair", "weights")
     for value in ds.attrs.values():
         assert isinstance(value, str | int | float)
 
@@ -104,10 +106,10 @@ def test_every_variable_documented_and_attrs_netcdf_safe(
 def test_curves_are_finite_where_evaluated(ds: xr.Dataset) -> None:
     for name in ("train_loss", "test_loss", "ladder_test", "ladder_train", "split_divergence"):
         assert np.all(np.isfinite(ds[name].values)), name
-    sampled = np.isfinite(ds.nn_divergence.values[0])
+    sampled = np.isfinite(ds.nn_divergence.values[0, 0])
     assert sampled.sum() == 2 and sampled[-1]  # sample checkpoints: 2, the last included
     # histograms are distributions over the bins
-    np.testing.assert_allclose(ds.nn_hist_gen.values[:, sampled].sum(-1), 1.0)
+    np.testing.assert_allclose(ds.nn_hist_gen.values[:, :, sampled].sum(-1), 1.0)
     np.testing.assert_allclose(ds.nn_hist_test.values.sum(-1), 1.0)
     # loss decomposition holds to rounding
     for split in ("train", "test"):
@@ -151,20 +153,20 @@ def test_exact_denoiser_through_the_evaluation_path(cfg: ExperimentConfig) -> No
     model, steps = cell.model, cell.steps
     rec = TreeRecorder(cfg, cell)
     k = steps.size - 1  # a sample checkpoint
-    rec.evaluate(0, k, Bound(model, filtered_levels=0))
+    rec.evaluate(0, 0, k, Bound(model, filtered_levels=0))
     c = rec.curves
-    assert c["ladder_test"][0, k, 0] == pytest.approx(0.0, abs=1e-10)
-    assert c["ladder_train"][0, k, 0] == pytest.approx(0.0, abs=1e-10)
+    assert c["ladder_test"][0, 0, k, 0] == pytest.approx(0.0, abs=1e-10)
+    assert c["ladder_train"][0, 0, k, 0] == pytest.approx(0.0, abs=1e-10)
     from physgen.metrics import kl_divergence
 
     bp = rec.test.bp_crit  # D_k of BP_0 is KL(BP_k ‖ BP_0)
     expected = [np.mean(kl_divergence(bp[j], bp[0])) for j in range(bp.shape[0])]
-    np.testing.assert_allclose(c["ladder_test"][0, k], expected, atol=1e-10)
-    assert c["test_loss"][0, k] == pytest.approx(rec.bayes_test_loss, rel=1e-12)
-    np.testing.assert_array_equal(c["uturn_ratio_train"][0, k], 1.0)
-    np.testing.assert_array_equal(c["uturn_ratio_test"][0, k], 1.0)
-    assert c["valid_fraction"][0, k] == 1.0  # exact samples are grammatical
-    np.testing.assert_allclose(c["kl_model_time"][0, k], 0.0, atol=1e-10)
+    np.testing.assert_allclose(c["ladder_test"][0, 0, k], expected, atol=1e-10)
+    assert c["test_loss"][0, 0, k] == pytest.approx(rec.bayes_test_loss, rel=1e-12)
+    np.testing.assert_array_equal(c["uturn_ratio_train"][0, 0, k], 1.0)
+    np.testing.assert_array_equal(c["uturn_ratio_test"][0, 0, k], 1.0)
+    assert c["valid_fraction"][0, 0, k] == 1.0  # exact samples are grammatical
+    np.testing.assert_allclose(c["kl_model_time"][0, 0, k], 0.0, atol=1e-10)
 
 
 def test_plan_networks_reuses_replicate_zero() -> None:
@@ -216,13 +218,13 @@ def test_schema_rejects_undeclared_misshaped_and_unsafe(cfg: ExperimentConfig) -
     with pytest.raises(PhysgenError, match="not declared"):
         build_dataset({"not_a_variable": [1.0]}, {})
     with pytest.raises(PhysgenError, match="declared over"):
-        build_dataset({"test_loss": [1.0]}, {})  # declared (network, checkpoint)
+        build_dataset({"test_loss": [1.0]}, {})  # declared (network, weights, checkpoint)
     attrs = cell_attrs(cfg.to_json(), "t", "s", {"flag": True, "table": {"a": 1}, "none": None})
     assert attrs["physgen_flag"] == 1
     assert attrs["physgen_table"] == '{"a": 1}'
     assert "physgen_none" not in attrs  # netCDF cannot store None: dropped
-    ds = build_dataset({"test_loss": [[1.0]], "checkpoint": [0], "step": [1]}, attrs)
-    assert ds.test_loss.dims == ("network", "checkpoint")
+    ds = build_dataset({"test_loss": [[[1.0]]], "checkpoint": [0], "step": [1]}, attrs)
+    assert ds.test_loss.dims == ("network", "weights", "checkpoint")
     bad = ds.assign_attrs(oops=True)
     with pytest.raises(PhysgenError, match="not netCDF-safe"):
         check_netcdf_safe(bad)
@@ -278,17 +280,17 @@ def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> No
     model, crit = rec.model, rec.test.crit
     a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
     np.testing.assert_array_equal(
-        ds.ladder_test.isel(network=a, checkpoint=k).values,
+        ds.ladder_test.isel(network=a, weights=0, checkpoint=k).values,
         oracle_ladder(captured[a], model, crit.x_t, crit.alpha_bar),
     )
     np.testing.assert_array_equal(
         ds.oracle_ladder.values, oracle_gaps(model, crit.x_t, crit.alpha_bar)
     )
-    assert ds.split_divergence.isel(pair=0, checkpoint=k).item() == denoiser_divergence(
+    assert ds.split_divergence.isel(pair=0, weights=0, checkpoint=k).item() == denoiser_divergence(
         captured[a], captured[b], crit.x_t, crit.alpha_bar
     )
     np.testing.assert_array_equal(
-        ds.kl_model_time.isel(network=a, checkpoint=k).values,
+        ds.kl_model_time.isel(network=a, weights=0, checkpoint=k).values,
         kl_along_time(rec.bp0, captured[a], rec.kl_x0, rec.schedule, rec.t_grid, rec.eval_seed),
     )
     m = cfg.metrics
@@ -307,14 +309,14 @@ def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> No
         rec.train_tokens[rec.nets[a].split],
         seed=stream(rec.sample_seed, "bootstrap", k),
     )
-    assert ds.memorised_fraction.isel(network=a, checkpoint=k).item() == frac
-    assert ds.memorised_fraction_se.isel(network=a, checkpoint=k).item() == se
+    assert ds.memorised_fraction.isel(network=a, weights=0, checkpoint=k).item() == frac
+    assert ds.memorised_fraction_se.isel(network=a, weights=0, checkpoint=k).item() == se
     np.testing.assert_array_equal(
         ds.tau_mem_net.values,
         memorisation_onset(
             ds.step.values,
             ds.memorised_fraction.values,
             ds.memorised_fraction_se.values,
-            ds.memorised_floor.values[:, None],
+            ds.memorised_floor.values[:, None, None],
         ),
     )
