@@ -320,3 +320,144 @@ def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> No
             ds.memorised_floor.values[:, None, None],
         ),
     )
+
+
+# A tiny content-disjoint cell evaluating the raw weights and two averages in one run, with
+# memorisation checked at checkpoints at most 2× apart.
+DISJOINT = {
+    **TINY,
+    "model": {"name": "tree", "q": 3, "depth": 3, "q_eff": 2},  # 384 sequences
+    "data": {"n_train": 12, "n_test": 40, "n_pairs": 2, "n_seed_pairs": 1},
+    "train": {
+        "steps": 60,
+        "n_checkpoints": 6,
+        "checkpoint_ratio": 1.5,
+        "checkpoint_window": [10, 60],
+        "batch_size": 8,
+        "device": "cpu",
+        "ema_decay": 0.9,
+        "extra_ema_decays": [0.5],
+        "eval_weights": ["raw", "ema"],
+    },
+    "metrics": {**TINY["metrics"], "sample_ratio": 2.0},
+}
+
+
+@pytest.fixture(scope="module")
+def disjoint() -> tuple[xr.Dataset, ExperimentConfig]:
+    cfg = ExperimentConfig.from_dict(DISJOINT)
+    return run_experiment(cfg), cfg
+
+
+def test_weights_overlaps_and_checkpoints(disjoint: tuple[xr.Dataset, ExperimentConfig]) -> None:
+    from physgen.train import checkpoints_of, init_weight, ratio_subset
+
+    ds, cfg = disjoint
+    assert list(ds.weights.values) == ["raw", "ema", "ema_0.5"]
+    np.testing.assert_array_equal(ds.weights_decay.values, [0.0, 0.9, 0.5])
+    np.testing.assert_array_equal(ds.step.values, checkpoints_of(cfg.train))
+    steps = ds.step.values
+    assert np.all((steps[1:] / steps[:-1])[steps[:-1] >= 10] <= 1.5 + 1e-12)
+    np.testing.assert_array_equal(ds.init_weight.sel(weights="ema").values, init_weight(steps, 0.9))
+    assert np.all(ds.init_weight.sel(weights="raw").values == 0.0)
+    # content-disjoint data: no sequence shared by a pair's splits or with the test set
+    assert ds.overlap_pair.dims == ("pair",) and ds.overlap_test.dims == ("network",)
+    assert ds.overlap_pair.values.tolist() == [0, 0] and not ds.overlap_test.values.any()
+    # the three weights differ, and each is evaluated at every checkpoint
+    loss = ds.test_loss.values  # (network, weights, checkpoint)
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(ds.test_loss_se.values))
+    assert not np.allclose(loss[:, 0], loss[:, 1]) and not np.allclose(loss[:, 1], loss[:, 2])
+    # memorisation at the checkpoints of ratio_subset (late two decades, ≤ 2× apart)
+    sampled = np.isfinite(ds.memorised_fraction.values[0, 0])
+    np.testing.assert_array_equal(sampled, ratio_subset(steps, 2.0, start=steps[-1] / 100))
+    assert ds.attrs["physgen_bias_rule"] == "progress"
+    assert ds.attrs["physgen_extra_ema_decays"] == "[0.5]"
+
+
+def test_onsets_brackets_and_counts_recorded(
+    disjoint: tuple[xr.Dataset, ExperimentConfig],
+) -> None:
+    """Every onset is recorded with its bracket and censoring as the public bracketed functions
+    give them on the recorded curves; the ordering count is count_before per weights."""
+    from physgen.experiments.plan import pair_mean
+    from physgen.metrics import (
+        Onset,
+        argmin_bracketed,
+        bias_onset_bracketed,
+        count_before,
+        memorisation_bracketed,
+    )
+    from physgen.train import init_weight
+
+    ds, _ = disjoint
+    steps = ds.step.values
+    a, b = ds.pair_a.values, ds.pair_b.values
+    d0 = ds.ladder_test.sel(level=0).values
+    valid = np.array([init_weight(steps, g) <= 0.01 for g in ds.weights_decay.values])
+    S = ds.split_divergence.values
+    expected = {
+        "tau_bias": bias_onset_bracketed(
+            steps, S, d0[a], d0[b], float(ds.site_only_kl), valid=valid
+        ),
+        "tau_test": argmin_bracketed(
+            steps, pair_mean(ds.test_loss.values, list(zip(a, b, strict=True)))
+        ),
+        "tau_test_net": argmin_bracketed(steps, ds.test_loss.values),
+        "tau_mem_net": memorisation_bracketed(
+            steps,
+            ds.memorised_fraction.values,
+            ds.memorised_fraction_se.values,
+            ds.memorised_floor.values[:, None, None],
+        ),
+    }
+    for name, onset in expected.items():
+        np.testing.assert_array_equal(ds[name].values, onset.tau, err_msg=name)
+        np.testing.assert_array_equal(ds[f"{name}_lo"].values, onset.lo, err_msg=name)
+        np.testing.assert_array_equal(ds[f"{name}_hi"].values, onset.hi, err_msg=name)
+        np.testing.assert_array_equal(ds[f"{name}_censored"].values, onset.censored)
+    # a bracket is the pair of neighbouring checkpoints of an uncensored argmin
+    tau, lo, hi = (ds[f"tau_test_net{s}"].values for s in ("", "_lo", "_hi"))
+    inside = ~ds.tau_test_net_censored.values
+    for t, below, above in zip(tau[inside], lo[inside], hi[inside], strict=True):
+        k = int(np.flatnonzero(steps == t)[0])
+        assert (below, above) == (steps[k - 1], steps[k + 1])
+    # the split divergence has its standard error, and it is small against S
+    assert np.all(ds.split_divergence_se.values > 0)
+    assert np.all(ds.split_divergence_se.values < ds.split_divergence.values)
+    for w in range(ds.sizes["weights"]):
+        bias, test = expected["tau_bias"], expected["tau_test"]
+
+        def at(o: Onset, w: int = w) -> Onset:
+            return Onset(
+                *(np.asarray(getattr(o, f))[:, w] for f in ("tau", "lo", "hi", "censored"))
+            )
+
+        assert (
+            ds.n_bias_before_test.values[w],
+            ds.n_bias_test_measured.values[w],
+        ) == count_before(at(bias), at(test))
+
+
+def test_recorded_standard_errors_equal_the_public_function(
+    disjoint: tuple[xr.Dataset, ExperimentConfig],
+) -> None:
+    """S and its standard error at the last checkpoint, for every weights, equal
+    nested_mean_se of the per-input KL of the trained networks (the public functions)."""
+    from physgen.metrics import denoiser_divergence, item_divergence, nested_mean_se
+
+    ds, rec, captured = run_and_keep(disjoint[1], TreeRecorder)
+    xr.testing.assert_identical(ds, disjoint[0])  # the same cell, recorded again
+    crit = rec.test.crit
+    a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
+    k = ds.sizes["checkpoint"] - 1
+    for w in range(ds.sizes["weights"]):
+        est = nested_mean_se(
+            item_divergence(captured[a, w], captured[b, w], crit.x_t, crit.alpha_bar)
+        )
+        at = {"pair": 0, "weights": w, "checkpoint": k}
+        assert ds.split_divergence.isel(at).item() == pytest.approx(est.mean, rel=1e-12)
+        assert ds.split_divergence_se.isel(at).item() == pytest.approx(est.se, rel=1e-12)
+        assert est.mean == pytest.approx(
+            denoiser_divergence(captured[a, w], captured[b, w], crit.x_t, crit.alpha_bar),
+            rel=1e-12,
+        )

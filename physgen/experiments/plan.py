@@ -18,6 +18,7 @@ memorisation onsets (:func:`memorisation_onsets`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -251,7 +252,7 @@ class CellRecorder:
         t = self.cfg.train
         return {
             "ema_decay": t.ema_decay,
-            "extra_ema_decays": list(t.extra_ema_decays),
+            "extra_ema_decays": json.dumps(list(t.extra_ema_decays)),
             "ema_warmup": int(t.ema_warmup),
             "sample_checkpoints": int(self.sample_mask.sum()),
         }
