@@ -17,8 +17,9 @@ checkpoint, so curves compare checkpoints and networks on the same inputs):
   same items noised at :math:`t_c = \mathrm{round}(t_{\rm frac} T)` (ladder and S) and at
   :math:`t_\ell = \mathrm{round}(\ell_{\rm frac} T)` (loss decomposition, membership AUC).
 
-**At every checkpoint** :math:`\tau` (the EMA weights when ``train.ema_decay > 0``):
-train/test cross-entropy; the ladder
+**At every checkpoint** :math:`\tau`, for each weights of the ``weights`` dimension (the raw
+weights and the averages, :func:`physgen.train.weight_decays`, all from the same training run):
+train/test cross-entropy (the test loss with its standard error over the inputs); the ladder
 :math:`D_k(\tau) = E\,\mathrm{KL}(\mathrm{BP}_k(x_{t_c}) \| \hat x_0^\theta(x_{t_c}))`, k = 0..L, on
 test and training inputs; the network's :math:`\hat x_0` on the shared test inputs at :math:`t_c`
 (kept, then :math:`S(\tau) = E\,\mathrm{KL}(\hat x_0^{A} \| \hat x_0^{B})` is formed after
@@ -27,7 +28,8 @@ training for every disjoint and seed pair); the decomposition
 membership-inference AUC of its per-sequence loss.
 
 **At the sample checkpoints** (``metrics.sample_checkpoints`` of them, spread over the last two
-decades of training, the last checkpoint included, see :func:`sample_checkpoint_mask`; sampling costs one network call per reverse step): ``n_generate`` coupled samples
+decades of training, the last checkpoint included, or with ``metrics.sample_ratio = r > 1`` the
+sparsest subset of them at most r apart, see :func:`sample_checkpoint_mask`; sampling costs one network call per reverse step): ``n_generate`` coupled samples
 (ancestral DDPM on ``metrics.sample_steps`` evenly respaced steps — DDIM with η = 1, the full
 T-step chain when ``sample_steps ≥ T`` — with the same seed for every network and checkpoint);
 their nearest-neighbour Hamming distances to the network's own training split against those of
@@ -38,11 +40,17 @@ model/BP from ``uturn_starts`` training and test starts; and
 :math:`\mathrm{KL}(\mathrm{BP}_0\|\theta)(t)` along diffusion time on the first ``n_generate``
 test sequences. Elsewhere these are NaN.
 
-**Onsets** (NaN when not reached inside the run, see :mod:`physgen.metrics.onsets`):
-``tau_bias`` = argmin of the pair's S under ``metrics.bias_rule``; ``tau_test``, ``tau_nn`` and
-``tau_mem`` per network and, per pair, from the average of the pair's two networks' curves
-(test loss, NN divergence, memorised fraction against the average of their noise floors, by the
-one rule of :func:`physgen.metrics.onsets.memorisation_onset`: fraction − 2 SE > floor).
+**Onsets**, per weights, each with its checkpoint bracket (``*_lo``, ``*_hi``) and censoring
+(``*_censored``; see :mod:`physgen.metrics.onsets` and docs/onsets.md): ``tau_bias`` = argmin of
+the pair's S over the valid checkpoints of ``metrics.bias_rule`` (default ``"progress"``:
+:func:`bias_onsets`); ``tau_test``, ``tau_nn`` and ``tau_mem`` per network and, per pair, from
+the average of the pair's two networks' curves (test loss, NN divergence, memorised fraction
+against the average of their noise floors, by the one rule of
+:func:`physgen.metrics.onsets.memorisation_bracketed`: fraction − 2 SE > floor);
+``n_bias_before_test`` / ``n_bias_test_measured``: pairs with τ_bias < τ_test beyond their
+brackets, of those with both onsets uncensored. S comes with its standard error over the
+inputs; ``overlap_pair`` / ``overlap_test`` count sequences shared between a pair's splits and
+with the test set (0 with content-disjoint data).
 
 Each recorded curve is declared in :mod:`physgen.experiments.schema` and computed here by the
 public function named there; this module only orchestrates.
