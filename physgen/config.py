@@ -194,8 +194,10 @@ class TrainConfig:
     first 1/400 of the steps — the paper's 50 of 20 000 epochs — then cosine to 0.1).
     ``ema_decay`` = 0 disables the weight average; ``ema_warmup`` warms its decay up,
     :math:`\\gamma_s = \\min(\\gamma, (1+s)/(10+s))`, so the random initial weights leave the
-    average within ~10 steps (:mod:`physgen.train`); ``eval_weights``: the weights every checkpoint
-    evaluates, ``"ema"`` (the average; the raw weights when ``ema_decay = 0``) and/or ``"raw"``.
+    average within ~10 steps (:mod:`physgen.train`); ``extra_ema_decays``: further averages of other
+    horizons tracked in the same run; ``eval_weights``: the weights every checkpoint evaluates,
+    ``"ema"`` (the average, and each extra average; the raw weights when ``ema_decay = 0``) and/or
+    ``"raw"`` (:func:`physgen.train.weight_decays` names them).
     Checkpoints are ``n_checkpoints`` log-spaced steps in ``[1, steps]``; ``checkpoint_ratio`` > 1
     adds steps so that consecutive checkpoints inside ``checkpoint_window = [lo, hi]`` (empty: the
     whole run) are at most that ratio apart (0: no cap; :func:`physgen.train.checkpoint_steps`)."""
@@ -212,12 +214,21 @@ class TrainConfig:
     eval_weights: tuple[Literal["ema", "raw"], ...] = ("ema",)
     checkpoint_ratio: float = 0.0
     checkpoint_window: tuple[int, ...] = ()
+    extra_ema_decays: tuple[float, ...] = ()
 
     def validate(self, prefix: str = "train") -> None:
         _check(self.steps >= 1, f"{prefix}.steps", f"must be ≥ 1, got {self.steps}")
         _check(self.batch_size >= 1, f"{prefix}.batch_size", f"must be ≥ 1, got {self.batch_size}")
         _check(self.lr > 0, f"{prefix}.lr", f"must be > 0, got {self.lr}")
         _check(0.0 <= self.ema_decay < 1.0, f"{prefix}.ema_decay", "must be in [0, 1)")
+        extra = self.extra_ema_decays
+        _check(
+            all(0.0 < g < 1.0 for g in extra)
+            and len(set(extra) | {self.ema_decay}) == len(extra) + 1
+            and (not extra or self.ema_decay > 0.0),
+            f"{prefix}.extra_ema_decays",
+            f"must be distinct decays in (0, 1) other than ema_decay > 0, got {list(extra)}",
+        )
         _check(
             2 <= self.n_checkpoints <= self.steps,
             f"{prefix}.n_checkpoints",
@@ -255,8 +266,12 @@ class MetricsConfig:
     ``loss_t_frac``: time of the loss decomposition, paper 0.3; ``n_eval``: inputs per score-level
     diagnostic; ``n_generate``: coupled samples per checkpoint for NN / memorisation statistics;
     ``uturn_t_fracs`` and ``uturn_reps``: U-turn starts and repetitions; ``kl_t_points``: number of
-    diffusion times of the KL-along-time curves; ``bias_rule``: ``learned`` restricts argmin S to
-    checkpoints where both models beat the root-only oracle (D_0 < KL(BP_0‖BP_L)), ``none`` takes
+    diffusion times of the KL-along-time curves; ``bias_rule``: ``progress`` (the default) restricts
+    argmin S to checkpoints after both networks have learned — beaten the independent-site
+    predictor or covered half the way from their first checkpoint to their best in D_0 — and, for
+    an average, after it holds ≤ 1 % of the initial weights
+    (:func:`physgen.metrics.onsets.bias_onset_bracketed`, docs/onsets.md); ``learned`` to
+    checkpoints where both models beat the root-only oracle (D_0 < KL(BP_0‖BP_L)); ``none`` takes
     the plain argmin.
     """
 
@@ -269,7 +284,7 @@ class MetricsConfig:
     kl_t_points: int = 20
     # The CPU default (n = 64, depth 3) overfits before D_0 drops below KL(BP_0‖BP_L), so the
     # 'learned' rule finds no checkpoint there; 'none' is the paper's plain argmin of S.
-    bias_rule: Literal["learned", "none"] = "none"
+    bias_rule: Literal["progress", "learned", "none"] = "progress"
     # Sampling costs T network calls, so the sample-based diagnostics (NN, memorisation,
     # validity, U-turn, KL along time) run at this many of the checkpoints (log-spaced, the
     # last included); ``uturn_starts`` training and test sequences start the U-turns.
@@ -366,6 +381,7 @@ class ExperimentConfig:
         d["net"]["attn_resolutions"] = list(d["net"]["attn_resolutions"])
         d["train"]["eval_weights"] = list(d["train"]["eval_weights"])
         d["train"]["checkpoint_window"] = list(d["train"]["checkpoint_window"])
+        d["train"]["extra_ema_decays"] = list(d["train"]["extra_ema_decays"])
         return d
 
     def to_json(self) -> str:

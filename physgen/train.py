@@ -43,7 +43,9 @@ the warm-up's lag is :math:`s/10` until the horizon :math:`1/(1-\gamma)` takes o
 data (docs/theory.md §4).
 
 Weights evaluated at a checkpoint (``eval_weights``): ``"ema"``, the average (the raw weights when
-``ema_decay = 0``, the average of horizon 0), and ``"raw"``, the weights of the optimiser.
+``ema_decay = 0``, the average of horizon 0) and the further averages of ``extra_ema_decays``
+(other horizons, updated in the same run: one fused ``lerp`` per step each), and ``"raw"``, the
+weights of the optimiser; :func:`weight_decays` names them.
 
 Checkpoints: after update :math:`s` for :math:`s` in :func:`checkpoints_of` (log-spaced,
 optionally densified to a ratio cap, see :func:`checkpoint_steps`), ``on_checkpoint`` receives
@@ -101,6 +103,7 @@ __all__ = [
     "ratio_subset",
     "save_checkpoint",
     "train",
+    "weight_decays",
 ]
 
 Loss = Literal["ce", "mse_x0", "mse_eps"]
@@ -191,6 +194,21 @@ def checkpoints_of(cfg: TrainConfig) -> np.ndarray:
     ``(n,)``, int64)."""
     window = tuple(cfg.checkpoint_window) if cfg.checkpoint_window else None
     return checkpoint_steps(cfg.steps, cfg.n_checkpoints, cfg.checkpoint_ratio, window)  # type: ignore[arg-type]
+
+
+def weight_decays(cfg: TrainConfig) -> dict[str, float]:
+    """The weights evaluated at every checkpoint, in order: name → decay of the average (0 for
+    the raw weights). ``"ema"`` in ``cfg.eval_weights`` gives ``"ema"`` (decay ``ema_decay``;
+    ``"raw"`` when it is 0) and ``"ema_<γ>"`` for each γ of ``extra_ema_decays``; ``"raw"``
+    gives ``"raw"``. A name met twice (``ema_decay = 0`` with both) is kept once."""
+    out: dict[str, float] = {}
+    for name in cfg.eval_weights:
+        if name == "raw" or cfg.ema_decay == 0.0:
+            out["raw"] = 0.0
+        else:
+            out["ema"] = cfg.ema_decay
+            out.update({f"ema_{g:g}": g for g in cfg.extra_ema_decays})
+    return out
 
 
 def label_dropout(
@@ -293,7 +311,7 @@ class TrainResult:
         net: the trained network (raw weights after the last update).
         ema: the weight average (``None`` when ``ema_decay = 0``).
         denoiser: :class:`NetDenoiser` of the average (of the raw weights when ``ema_decay = 0``).
-        denoisers: ``{name: NetDenoiser}`` for each name of ``eval_weights`` (``"ema"``, ``"raw"``).
+        denoisers: ``{name: NetDenoiser}`` for each weights of :func:`weight_decays`.
         steps: checkpoint steps, shape ``(n_checkpoints,)``.
         train_loss: mean minibatch loss over the updates since the previous checkpoint, one value
             per checkpoint, shape ``(n_checkpoints,)``.
@@ -340,8 +358,9 @@ def train(
 
     ``callback(step, denoiser)`` runs at every checkpoint step; ``denoiser`` wraps the live
     averaged weights (copy it to keep a snapshot). ``on_checkpoint(step, denoisers)`` runs there
-    too, with ``{name: NetDenoiser}`` for every name of ``cfg.eval_weights`` (``"ema"``: the
-    average, ``"raw"``: the optimiser's weights), so any diagnostic can be recorded for both. The network is moved to ``cfg.device``
+    too, with ``{name: NetDenoiser}`` for every weights of :func:`weight_decays` (``"ema"``: the
+    average, ``"ema_<γ>"``: the extra averages, ``"raw"``: the optimiser's weights), so any
+    diagnostic can be recorded for each. The network is moved to ``cfg.device``
     (``"auto"``: CUDA when present, where the forward pass runs under bf16 autocast). Torch runs
     on ``cfg.threads`` threads during training (:func:`physgen.threads.pinned_threads`).
 
@@ -404,8 +423,22 @@ def _train(
         if ema is not None
         else raw
     )
-    named = {"ema": denoiser, "raw": raw}
-    denoisers = {name: named[name] for name in cfg.eval_weights}
+    decays = weight_decays(cfg)
+    extras = {
+        name: ExponentialMovingAverage(net, g, cfg.ema_warmup)
+        for name, g in decays.items()
+        if name not in ("ema", "raw")
+    }
+    named = {
+        "ema": denoiser,
+        "raw": raw,
+        **{
+            name: NetDenoiser(avg.module, schedule, OUTPUT_OF_LOSS[loss], device=device)
+            for name, avg in extras.items()
+        },
+    }
+    denoisers = {name: named[name] for name in decays}
+    averages = ([ema] if ema is not None else []) + list(extras.values())
     checkpoints = checkpoints_of(cfg)
     losses = np.empty(checkpoints.size)
     amp = device.type == "cuda"
@@ -434,16 +467,16 @@ def _train(
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
-        if ema is not None:
-            ema.update()
+        for avg in averages:
+            avg.update()
         loss_sum += value.detach()
         if step == checkpoints[k]:
             losses[k] = loss_sum.item() / (step - last)
             loss_sum.zero_()
             last = step
             if callback is not None or on_checkpoint is not None:
-                if ema is not None:
-                    ema.sync_buffers()
+                for avg in averages:
+                    avg.sync_buffers()
                 tic = time.perf_counter()
                 if callback is not None:
                     callback(step, denoiser)

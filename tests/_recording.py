@@ -13,16 +13,20 @@ from physgen.experiments.plan import CellRecorder, run_cell
 
 def run_and_keep(
     cfg: ExperimentConfig, recorder: type[CellRecorder]
-) -> tuple[xr.Dataset, Any, dict[int, Any]]:
-    """``(dataset, recorder, {network: final denoiser})`` of one run of ``cfg``."""
-    captured: dict[int, Any] = {}
+) -> tuple[xr.Dataset, Any, dict[Any, Any]]:
+    """``(dataset, recorder, captured)`` of one run of ``cfg``: ``captured[network]`` is the
+    network's final denoiser of the first weights, ``captured[network, w]`` that of weights
+    ``w``."""
+    captured: dict[Any, Any] = {}
     kept: list[CellRecorder] = []
 
     class Keep(recorder):  # type: ignore[valid-type, misc]
-        def evaluate(self, net: int, k: int, den: Any) -> None:
-            super().evaluate(net, k, den)
+        def evaluate(self, net: int, w: int, k: int, den: Any) -> None:
+            super().evaluate(net, w, k, den)
             if k == self.steps.size - 1:
-                captured[net] = den
+                captured[net, w] = den
+                if w == 0:
+                    captured[net] = den
 
         def results(self) -> dict[str, Any]:
             kept.append(self)

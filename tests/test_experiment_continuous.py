@@ -80,10 +80,10 @@ def test_recorded_curves_equal_the_public_functions() -> None:
     for j, f in enumerate(rec.inputs):
         pop = np.mean(denoiser_distance(nets[a], rec.model, f.x_t, f.alpha_bar, kind="eps"))
         pair = np.mean(denoiser_distance(nets[a], nets[b], f.x_t, f.alpha_bar, kind="eps"))
-        assert ds.dist_pop.isel(network=a, checkpoint=k, score_t=j).item() == pytest.approx(
+        assert ds.dist_pop.isel(network=a, weights=0, checkpoint=k, score_t=j).item() == pytest.approx(
             pop, rel=1e-12
         )
-        assert ds.pair_distance.isel(pair=0, checkpoint=k, score_t=j).item() == pytest.approx(
+        assert ds.pair_distance.isel(pair=0, weights=0, checkpoint=k, score_t=j).item() == pytest.approx(
             pair, rel=1e-12
         )
 
@@ -95,7 +95,7 @@ def test_recorded_curves_equal_the_public_functions() -> None:
         for f in rec.eps_inputs["test"]
     ]
     np.testing.assert_allclose(
-        ds.eps_cos_test.isel(pair=0, checkpoint=k).values, expected, rtol=1e-12
+        ds.eps_cos_test.isel(pair=0, weights=0, checkpoint=k).values, expected, rtol=1e-12
     )
 
 
@@ -103,8 +103,8 @@ def test_vector_cell(vectors: xr.Dataset, tmp_path) -> None:
     ds = vectors
     assert ds.sizes["network"] == 3 and ds.sizes["pair"] == 1 and ds.sizes["checkpoint"] == 3
     for name in ("tau_gen", "tau_mem", "tau_closer", "tau_test"):
-        assert ds[name].dims == ("pair",)
-    assert ds.dist_pop.dims == ("network", "checkpoint", "score_t")
+        assert ds[name].dims == ("pair", "weights")
+    assert ds.dist_pop.dims == ("network", "weights", "checkpoint", "score_t")
     assert np.all(ds.dist_pop.values >= 0) and np.all(np.isfinite(ds.rel_pop_error.values))
     # the population-empirical distance is what a memorizer pays; it vanishes at large t
     d = ds.dist_pop_emp.values
@@ -126,6 +126,7 @@ def test_image_cell(images: xr.Dataset, tmp_path) -> None:
     assert list(ds.eps_t.values) == [2, 4, 6, 8]
     assert ds.sample_show.dims == (
         "network",
+        "weights",
         "checkpoint",
         "show",
         "image_channel",
@@ -198,8 +199,12 @@ def test_vector_onsets_rules() -> None:
         "tau_gen_net": [10, np.nan],
         "tau_gen": [np.nan],  # the pair's mean error never reaches 0.25
         "tau_closer": [1000],  # informative steps only: the tiny-t term is ignored
-        "tau_test_net": [100, np.nan],  # network 1's minimum is at the last checkpoint
+        # network 1's minimum is at the last checkpoint: its step is kept, flagged censored
+        "tau_test_net": [100, 1000],
         "tau_test": [100],
     }
     for name, values in expected.items():
         np.testing.assert_array_equal(out[name], np.array(values, dtype=float), err_msg=name)
+    np.testing.assert_array_equal(out["tau_test_net_censored"], [False, True])
+    np.testing.assert_array_equal(out["tau_test_net_lo"], [10, 100])
+    np.testing.assert_array_equal(out["tau_test_net_hi"], [1000, np.inf])

@@ -71,9 +71,11 @@ def test_dims_coords_and_roles(ds: xr.Dataset) -> None:
     assert ds.step.values[-1] == 40
     assert ds.step.dims == ("checkpoint",) and ds.ladder_test.dims == (
         "network",
+        "weights",
         "checkpoint",
         "level",
     )
+    assert list(ds.weights.values) == ["ema"] and ds.weights_decay.values[0] == 0.999
     assert ds.level.dtype == np.int64 and ds.step.dtype == np.int64
     ds.ladder_test.sel(level=0, checkpoint=ds.sizes["checkpoint"] - 1)  # label selection works
     assert list(ds.role.values) == ["A", "B", "seed"]
@@ -96,7 +98,7 @@ def test_every_variable_documented_and_attrs_netcdf_safe(
     assert ds.attrs["physgen_bias_rule"] == cfg.metrics.bias_rule
     assert ds.attrs["physgen_ema_decay"] == pytest.approx(0.999)
     for name in ("tau_bias", "tau_test", "tau_nn", "tau_mem"):
-        assert ds[name].dims == ("pair",)
+        assert ds[name].dims == ("pair", "weights")
     for value in ds.attrs.values():
         assert isinstance(value, str | int | float)
 
@@ -104,10 +106,10 @@ def test_every_variable_documented_and_attrs_netcdf_safe(
 def test_curves_are_finite_where_evaluated(ds: xr.Dataset) -> None:
     for name in ("train_loss", "test_loss", "ladder_test", "ladder_train", "split_divergence"):
         assert np.all(np.isfinite(ds[name].values)), name
-    sampled = np.isfinite(ds.nn_divergence.values[0])
+    sampled = np.isfinite(ds.nn_divergence.values[0, 0])
     assert sampled.sum() == 2 and sampled[-1]  # sample checkpoints: 2, the last included
     # histograms are distributions over the bins
-    np.testing.assert_allclose(ds.nn_hist_gen.values[:, sampled].sum(-1), 1.0)
+    np.testing.assert_allclose(ds.nn_hist_gen.values[:, :, sampled].sum(-1), 1.0)
     np.testing.assert_allclose(ds.nn_hist_test.values.sum(-1), 1.0)
     # loss decomposition holds to rounding
     for split in ("train", "test"):
@@ -151,20 +153,20 @@ def test_exact_denoiser_through_the_evaluation_path(cfg: ExperimentConfig) -> No
     model, steps = cell.model, cell.steps
     rec = TreeRecorder(cfg, cell)
     k = steps.size - 1  # a sample checkpoint
-    rec.evaluate(0, k, Bound(model, filtered_levels=0))
+    rec.evaluate(0, 0, k, Bound(model, filtered_levels=0))
     c = rec.curves
-    assert c["ladder_test"][0, k, 0] == pytest.approx(0.0, abs=1e-10)
-    assert c["ladder_train"][0, k, 0] == pytest.approx(0.0, abs=1e-10)
+    assert c["ladder_test"][0, 0, k, 0] == pytest.approx(0.0, abs=1e-10)
+    assert c["ladder_train"][0, 0, k, 0] == pytest.approx(0.0, abs=1e-10)
     from physgen.metrics import kl_divergence
 
     bp = rec.test.bp_crit  # D_k of BP_0 is KL(BP_k ‖ BP_0)
     expected = [np.mean(kl_divergence(bp[j], bp[0])) for j in range(bp.shape[0])]
-    np.testing.assert_allclose(c["ladder_test"][0, k], expected, atol=1e-10)
-    assert c["test_loss"][0, k] == pytest.approx(rec.bayes_test_loss, rel=1e-12)
-    np.testing.assert_array_equal(c["uturn_ratio_train"][0, k], 1.0)
-    np.testing.assert_array_equal(c["uturn_ratio_test"][0, k], 1.0)
-    assert c["valid_fraction"][0, k] == 1.0  # exact samples are grammatical
-    np.testing.assert_allclose(c["kl_model_time"][0, k], 0.0, atol=1e-10)
+    np.testing.assert_allclose(c["ladder_test"][0, 0, k], expected, atol=1e-10)
+    assert c["test_loss"][0, 0, k] == pytest.approx(rec.bayes_test_loss, rel=1e-12)
+    np.testing.assert_array_equal(c["uturn_ratio_train"][0, 0, k], 1.0)
+    np.testing.assert_array_equal(c["uturn_ratio_test"][0, 0, k], 1.0)
+    assert c["valid_fraction"][0, 0, k] == 1.0  # exact samples are grammatical
+    np.testing.assert_allclose(c["kl_model_time"][0, 0, k], 0.0, atol=1e-10)
 
 
 def test_plan_networks_reuses_replicate_zero() -> None:
@@ -216,13 +218,13 @@ def test_schema_rejects_undeclared_misshaped_and_unsafe(cfg: ExperimentConfig) -
     with pytest.raises(PhysgenError, match="not declared"):
         build_dataset({"not_a_variable": [1.0]}, {})
     with pytest.raises(PhysgenError, match="declared over"):
-        build_dataset({"test_loss": [1.0]}, {})  # declared (network, checkpoint)
+        build_dataset({"test_loss": [1.0]}, {})  # declared (network, weights, checkpoint)
     attrs = cell_attrs(cfg.to_json(), "t", "s", {"flag": True, "table": {"a": 1}, "none": None})
     assert attrs["physgen_flag"] == 1
     assert attrs["physgen_table"] == '{"a": 1}'
     assert "physgen_none" not in attrs  # netCDF cannot store None: dropped
-    ds = build_dataset({"test_loss": [[1.0]], "checkpoint": [0], "step": [1]}, attrs)
-    assert ds.test_loss.dims == ("network", "checkpoint")
+    ds = build_dataset({"test_loss": [[[1.0]]], "checkpoint": [0], "step": [1]}, attrs)
+    assert ds.test_loss.dims == ("network", "weights", "checkpoint")
     bad = ds.assign_attrs(oops=True)
     with pytest.raises(PhysgenError, match="not netCDF-safe"):
         check_netcdf_safe(bad)
@@ -278,17 +280,17 @@ def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> No
     model, crit = rec.model, rec.test.crit
     a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
     np.testing.assert_array_equal(
-        ds.ladder_test.isel(network=a, checkpoint=k).values,
+        ds.ladder_test.isel(network=a, weights=0, checkpoint=k).values,
         oracle_ladder(captured[a], model, crit.x_t, crit.alpha_bar),
     )
     np.testing.assert_array_equal(
         ds.oracle_ladder.values, oracle_gaps(model, crit.x_t, crit.alpha_bar)
     )
-    assert ds.split_divergence.isel(pair=0, checkpoint=k).item() == denoiser_divergence(
+    assert ds.split_divergence.isel(pair=0, weights=0, checkpoint=k).item() == denoiser_divergence(
         captured[a], captured[b], crit.x_t, crit.alpha_bar
     )
     np.testing.assert_array_equal(
-        ds.kl_model_time.isel(network=a, checkpoint=k).values,
+        ds.kl_model_time.isel(network=a, weights=0, checkpoint=k).values,
         kl_along_time(rec.bp0, captured[a], rec.kl_x0, rec.schedule, rec.t_grid, rec.eval_seed),
     )
     m = cfg.metrics
@@ -307,14 +309,155 @@ def test_recorded_curves_equal_the_public_functions(cfg: ExperimentConfig) -> No
         rec.train_tokens[rec.nets[a].split],
         seed=stream(rec.sample_seed, "bootstrap", k),
     )
-    assert ds.memorised_fraction.isel(network=a, checkpoint=k).item() == frac
-    assert ds.memorised_fraction_se.isel(network=a, checkpoint=k).item() == se
+    assert ds.memorised_fraction.isel(network=a, weights=0, checkpoint=k).item() == frac
+    assert ds.memorised_fraction_se.isel(network=a, weights=0, checkpoint=k).item() == se
     np.testing.assert_array_equal(
         ds.tau_mem_net.values,
         memorisation_onset(
             ds.step.values,
             ds.memorised_fraction.values,
             ds.memorised_fraction_se.values,
-            ds.memorised_floor.values[:, None],
+            ds.memorised_floor.values[:, None, None],
         ),
     )
+
+
+# A tiny content-disjoint cell evaluating the raw weights and two averages in one run, with
+# memorisation checked at checkpoints at most 2× apart.
+DISJOINT = {
+    **TINY,
+    "model": {"name": "tree", "q": 3, "depth": 3, "q_eff": 2},  # 384 sequences
+    "data": {"n_train": 12, "n_test": 40, "n_pairs": 2, "n_seed_pairs": 1},
+    "train": {
+        "steps": 60,
+        "n_checkpoints": 6,
+        "checkpoint_ratio": 1.5,
+        "checkpoint_window": [10, 60],
+        "batch_size": 8,
+        "device": "cpu",
+        "ema_decay": 0.9,
+        "extra_ema_decays": [0.5],
+        "eval_weights": ["raw", "ema"],
+    },
+    "metrics": {**TINY["metrics"], "sample_ratio": 2.0},
+}
+
+
+@pytest.fixture(scope="module")
+def disjoint() -> tuple[xr.Dataset, ExperimentConfig]:
+    cfg = ExperimentConfig.from_dict(DISJOINT)
+    return run_experiment(cfg), cfg
+
+
+def test_weights_overlaps_and_checkpoints(disjoint: tuple[xr.Dataset, ExperimentConfig]) -> None:
+    from physgen.train import checkpoints_of, init_weight, ratio_subset
+
+    ds, cfg = disjoint
+    assert list(ds.weights.values) == ["raw", "ema", "ema_0.5"]
+    np.testing.assert_array_equal(ds.weights_decay.values, [0.0, 0.9, 0.5])
+    np.testing.assert_array_equal(ds.step.values, checkpoints_of(cfg.train))
+    steps = ds.step.values
+    assert np.all((steps[1:] / steps[:-1])[steps[:-1] >= 10] <= 1.5 + 1e-12)
+    np.testing.assert_array_equal(ds.init_weight.sel(weights="ema").values, init_weight(steps, 0.9))
+    assert np.all(ds.init_weight.sel(weights="raw").values == 0.0)
+    # content-disjoint data: no sequence shared by a pair's splits or with the test set
+    assert ds.overlap_pair.dims == ("pair",) and ds.overlap_test.dims == ("network",)
+    assert ds.overlap_pair.values.tolist() == [0, 0] and not ds.overlap_test.values.any()
+    # the three weights differ, and each is evaluated at every checkpoint
+    loss = ds.test_loss.values  # (network, weights, checkpoint)
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(ds.test_loss_se.values))
+    assert not np.allclose(loss[:, 0], loss[:, 1]) and not np.allclose(loss[:, 1], loss[:, 2])
+    # memorisation at the checkpoints of ratio_subset (late two decades, ≤ 2× apart)
+    sampled = np.isfinite(ds.memorised_fraction.values[0, 0])
+    np.testing.assert_array_equal(sampled, ratio_subset(steps, 2.0, start=steps[-1] / 100))
+    assert ds.attrs["physgen_bias_rule"] == "progress"
+    assert ds.attrs["physgen_extra_ema_decays"] == "[0.5]"
+
+
+def test_onsets_brackets_and_counts_recorded(
+    disjoint: tuple[xr.Dataset, ExperimentConfig],
+) -> None:
+    """Every onset is recorded with its bracket and censoring as the public bracketed functions
+    give them on the recorded curves; the ordering count is count_before per weights."""
+    from physgen.experiments.plan import pair_mean
+    from physgen.metrics import (
+        Onset,
+        argmin_bracketed,
+        bias_onset_bracketed,
+        count_before,
+        memorisation_bracketed,
+    )
+    from physgen.train import init_weight
+
+    ds, _ = disjoint
+    steps = ds.step.values
+    a, b = ds.pair_a.values, ds.pair_b.values
+    d0 = ds.ladder_test.sel(level=0).values
+    valid = np.array([init_weight(steps, g) <= 0.01 for g in ds.weights_decay.values])
+    S = ds.split_divergence.values
+    expected = {
+        "tau_bias": bias_onset_bracketed(
+            steps, S, d0[a], d0[b], float(ds.site_only_kl), valid=valid
+        ),
+        "tau_test": argmin_bracketed(
+            steps, pair_mean(ds.test_loss.values, list(zip(a, b, strict=True)))
+        ),
+        "tau_test_net": argmin_bracketed(steps, ds.test_loss.values),
+        "tau_mem_net": memorisation_bracketed(
+            steps,
+            ds.memorised_fraction.values,
+            ds.memorised_fraction_se.values,
+            ds.memorised_floor.values[:, None, None],
+        ),
+    }
+    for name, onset in expected.items():
+        np.testing.assert_array_equal(ds[name].values, onset.tau, err_msg=name)
+        np.testing.assert_array_equal(ds[f"{name}_lo"].values, onset.lo, err_msg=name)
+        np.testing.assert_array_equal(ds[f"{name}_hi"].values, onset.hi, err_msg=name)
+        np.testing.assert_array_equal(ds[f"{name}_censored"].values, onset.censored)
+    # a bracket is the pair of neighbouring checkpoints of an uncensored argmin
+    tau, lo, hi = (ds[f"tau_test_net{s}"].values for s in ("", "_lo", "_hi"))
+    inside = ~ds.tau_test_net_censored.values
+    for t, below, above in zip(tau[inside], lo[inside], hi[inside], strict=True):
+        k = int(np.flatnonzero(steps == t)[0])
+        assert (below, above) == (steps[k - 1], steps[k + 1])
+    # the split divergence has its standard error, and it is small against S
+    assert np.all(ds.split_divergence_se.values > 0)
+    assert np.all(ds.split_divergence_se.values < ds.split_divergence.values)
+    for w in range(ds.sizes["weights"]):
+        bias, test = expected["tau_bias"], expected["tau_test"]
+
+        def at(o: Onset, w: int = w) -> Onset:
+            return Onset(
+                *(np.asarray(getattr(o, f))[:, w] for f in ("tau", "lo", "hi", "censored"))
+            )
+
+        assert (
+            ds.n_bias_before_test.values[w],
+            ds.n_bias_test_measured.values[w],
+        ) == count_before(at(bias), at(test))
+
+
+def test_recorded_standard_errors_equal_the_public_function(
+    disjoint: tuple[xr.Dataset, ExperimentConfig],
+) -> None:
+    """S and its standard error at the last checkpoint, for every weights, equal
+    nested_mean_se of the per-input KL of the trained networks (the public functions)."""
+    from physgen.metrics import denoiser_divergence, item_divergence, nested_mean_se
+
+    ds, rec, captured = run_and_keep(disjoint[1], TreeRecorder)
+    xr.testing.assert_identical(ds, disjoint[0])  # the same cell, recorded again
+    crit = rec.test.crit
+    a, b = int(ds.pair_a[0]), int(ds.pair_b[0])
+    k = ds.sizes["checkpoint"] - 1
+    for w in range(ds.sizes["weights"]):
+        est = nested_mean_se(
+            item_divergence(captured[a, w], captured[b, w], crit.x_t, crit.alpha_bar)
+        )
+        at = {"pair": 0, "weights": w, "checkpoint": k}
+        assert ds.split_divergence.isel(at).item() == pytest.approx(est.mean, rel=1e-12)
+        assert ds.split_divergence_se.isel(at).item() == pytest.approx(est.se, rel=1e-12)
+        assert est.mean == pytest.approx(
+            denoiser_divergence(captured[a, w], captured[b, w], crit.x_t, crit.alpha_bar),
+            rel=1e-12,
+        )

@@ -315,9 +315,24 @@ def test_on_checkpoint_gets_raw_and_average():
         torch.testing.assert_close(seen["raw"][-1][k], v)
         torch.testing.assert_close(seen["ema"][-1][k], res.ema.state_dict()[k])
     assert not torch.equal(res.net.output.weight, res.ema.output.weight)
-    # no average: the "ema" weights are the raw ones (the average of horizon 0)
+    # no average: the "ema" weights are the raw ones (the average of horizon 0), kept once
     res0 = train(_net(4), _tokens(16), SCHEDULE, _cfg(eval_weights=("ema", "raw")), seed=0)
-    assert res0.denoisers["ema"] is res0.denoisers["raw"]
+    assert list(res0.denoisers) == ["raw"] and res0.denoisers["raw"].net is res0.net
+
+
+def test_extra_averages_equal_runs_with_that_decay():
+    """Several horizons in one run: the extra average of decay 0.5 equals the average of a run
+    with ``ema_decay = 0.5`` (averaging does not touch the optimiser's trajectory)."""
+    from physgen.train import weight_decays
+
+    cfg = _cfg(ema_decay=0.9, extra_ema_decays=(0.5,), eval_weights=("raw", "ema"))
+    assert weight_decays(cfg) == {"raw": 0.0, "ema": 0.9, "ema_0.5": 0.5}
+    res = train(_net(4), _tokens(16), SCHEDULE, cfg, seed=0)
+    assert list(res.denoisers) == ["raw", "ema", "ema_0.5"]
+    ref = train(_net(4), _tokens(16), SCHEDULE, _cfg(ema_decay=0.5), seed=0)
+    for k, v in ref.ema.state_dict().items():
+        torch.testing.assert_close(res.denoisers["ema_0.5"].net.state_dict()[k], v)
+    torch.testing.assert_close(res.net.state_dict(), ref.net.state_dict())
 
 
 @pytest.mark.parametrize(

@@ -131,8 +131,8 @@ class ImageRecorder(plan.CellRecorder):
             image_height=model.event_shape[1],
             image_width=model.event_shape[2],
         )
-        self.samples: dict[tuple[int, int], np.ndarray] = {}
-        self.x0_hat: dict[tuple[int, int], dict[Any, np.ndarray]] = {}
+        self.samples: dict[tuple[int, int, int], np.ndarray] = {}
+        self.x0_hat: dict[tuple[int, int, int], dict[Any, np.ndarray]] = {}
 
     def train_data(self, net: plan.NetworkPlan) -> np.ndarray:
         """The network's training split."""
@@ -141,38 +141,38 @@ class ImageRecorder(plan.CellRecorder):
     def _pair_splits(self, split: int) -> list[Any]:
         return ["test", 2 * (split // 2), 2 * (split // 2) + 1]
 
-    def evaluate(self, net: int, k: int, den: Any) -> None:
-        """Every diagnostic of network ``net`` at checkpoint ``k``."""
+    def evaluate(self, net: int, w: int, k: int, den: Any) -> None:
+        """Every diagnostic of network ``net``, weights ``w`` at checkpoint ``k``."""
         from physgen.metrics import denoising_loss, euclidean_nn
 
-        c, split = self.curves, self.nets[net].split
-        c["eps_train_loss"][net, k] = np.mean(
+        c, split, at = self.curves, self.nets[net].split, (net, w, k)
+        c["eps_train_loss"][at] = np.mean(
             denoising_loss(den, self.sets[split], self.loss_inputs[split], "eps_mse")
         )
-        c["eps_test_loss"][net, k] = np.mean(
+        c["eps_test_loss"][at] = np.mean(
             denoising_loss(den, self.sets["test"], self.loss_inputs["test"], "eps_mse")
         )
         # outputs on the noised images of the pair's splits, compared after training
-        self.x0_hat[net, k] = {
+        self.x0_hat[at] = {
             key: np.stack([den.denoise(f.x_t, f.alpha_bar) for f in self.eps_inputs[key]])
             for key in self._pair_splits(split)
         }
         if not self.sample_mask[k]:
             return
         x = self.generate(den)
-        self.samples[net, k] = x
+        self.samples[at] = x
         train = self.train[split]
         idx, d = euclidean_nn(x, train, 2, return_index=True)
         frac, se = self.memorisation(x, train, k)
-        c["memorised_fraction"][net, k] = frac
-        c["memorised_fraction_se"][net, k] = se
-        c["nn_distance"][net, k] = np.mean(d[:, 0])
-        c["sample_show"][net, k] = x[: self.n_show]
-        c["nn_show"][net, k] = train[idx[: self.n_show]]
+        c["memorised_fraction"][at] = frac
+        c["memorised_fraction_se"][at] = se
+        c["nn_distance"][at] = np.mean(d[:, 0])
+        c["sample_show"][at] = x[: self.n_show]
+        c["nn_show"][at] = train[idx[: self.n_show]]
 
-    def eps_similarity(self, a: int, b: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Mean ε cosine similarity of networks ``a`` and ``b`` at checkpoint ``k`` on training
-        (both splits of the pair) and test inputs, each ``(n_eps_t,)``."""
+    def eps_similarity(self, a: int, b: int, w: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean ε cosine similarity of networks ``a`` and ``b`` (weights ``w``) at checkpoint
+        ``k`` on training (both splits of the pair) and test inputs, each ``(n_eps_t,)``."""
         from physgen.metrics import Precomputed
 
         def sim(key: Any) -> np.ndarray:
@@ -180,8 +180,8 @@ class ImageRecorder(plan.CellRecorder):
             return np.stack(
                 [
                     _eps_similarity(
-                        Precomputed(f.x_t, self.x0_hat[a, k][key][j]),
-                        Precomputed(f.x_t, self.x0_hat[b, k][key][j]),
+                        Precomputed(f.x_t, self.x0_hat[a, w, k][key][j]),
+                        Precomputed(f.x_t, self.x0_hat[b, w, k][key][j]),
                         [f],
                     )[0]
                     for j, f in enumerate(inputs)
@@ -205,17 +205,19 @@ class ImageRecorder(plan.CellRecorder):
 
     def cos_distance(self, a: int, b: int) -> np.ndarray:
         """Median cosine distance of the coupled samples of ``a`` and ``b`` at each sample
-        checkpoint (:func:`physgen.metrics.images.median_cosine_distance`), NaN elsewhere."""
+        checkpoint (:func:`physgen.metrics.images.median_cosine_distance`), NaN elsewhere:
+        ``(n_weights, n_checkpoint)``."""
         from physgen.metrics.images import median_cosine_distance
 
+        shape = (len(self.weights), self.steps.size)
         return np.array(
             [
-                median_cosine_distance(self.samples[a, k], self.samples[b, k])
+                median_cosine_distance(self.samples[a, w, k], self.samples[b, w, k])
                 if self.sample_mask[k]
                 else np.nan
-                for k in range(self.steps.size)
+                for w, k in np.ndindex(shape)
             ]
-        )
+        ).reshape(shape)
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "image_nn_factor": IMAGE_NN_FACTOR}
@@ -224,13 +226,19 @@ class ImageRecorder(plan.CellRecorder):
         c, steps, nets, pairs = self.curves, self.steps, self.nets, self.pairs
         floors = np.array([self.floor[p.split] for p in nets])
         nn_test = np.array([self.nn_test[p.split] for p in nets])
-        cos_d = np.array([self.cos_distance(a, b) for a, b in pairs]).reshape(len(pairs), -1)
+        W = len(self.weights)
+        cos_d = np.array([self.cos_distance(a, b) for a, b in pairs]).reshape(
+            len(pairs), W, steps.size
+        )
         cos_seed = np.array([self.cos_distance(a, b) for a, b in self.seed_pairs]).reshape(
-            len(self.seed_pairs), steps.size
+            len(self.seed_pairs), W, steps.size
         )
         sims = np.array(
-            [[self.eps_similarity(a, b, k) for k in range(steps.size)] for a, b in pairs]
-        )
+            [
+                [[self.eps_similarity(a, b, w, k) for k in range(steps.size)] for w in range(W)]
+                for a, b in pairs
+            ]
+        ).reshape(len(pairs), W, steps.size, 2, self.eps_t.size)
         emp = np.array([self.empirical_reference(nets[a].split, nets[b].split) for a, b in pairs])
         T = self.schedule.T
         return {
@@ -244,8 +252,8 @@ class ImageRecorder(plan.CellRecorder):
             "nn_distance_test": nn_test,
             "cos_distance": cos_d,
             "cos_distance_seed": cos_seed,
-            "eps_cos_train": sims[:, :, 0],
-            "eps_cos_test": sims[:, :, 1],
+            "eps_cos_train": sims[:, :, :, 0],
+            "eps_cos_test": sims[:, :, :, 1],
             "eps_cos_train_emp": emp[:, 0],
             "eps_cos_test_emp": emp[:, 1],
             "mean_image": np.asarray(self.model.mean_image),
@@ -266,13 +274,14 @@ class ImageRecorder(plan.CellRecorder):
 def image_checkpoints(
     pairs: list[tuple[int, int]], nn_distance: np.ndarray, nn_distance_test: np.ndarray
 ) -> np.ndarray:
-    """``(n_pair, n_checkpoint)`` bool: both networks of the pair generate images — their
-    samples' mean NN distance to their split (``nn_distance``, ``(n_network, n_checkpoint)``,
-    NaN off the sample checkpoints) is at most :data:`IMAGE_NN_FACTOR` times that of fresh test
-    images (``nn_distance_test``, ``(n_network,)``)."""
+    """``(n_pair, n_weights, n_checkpoint)`` bool: both networks of the pair generate images —
+    their samples' mean NN distance to their split (``nn_distance``, ``(n_network, n_weights,
+    n_checkpoint)``, NaN off the sample checkpoints) is at most :data:`IMAGE_NN_FACTOR` times
+    that of fresh test images (``nn_distance_test``, ``(n_network,)``)."""
     nn = np.asarray(nn_distance, dtype=np.float64)
-    images = nn <= IMAGE_NN_FACTOR * np.asarray(nn_distance_test, dtype=np.float64)[:, None]
-    return np.array([images[a] & images[b] for a, b in pairs]).reshape(len(pairs), -1)
+    ref = np.asarray(nn_distance_test, dtype=np.float64).reshape(-1, *[1] * (nn.ndim - 1))
+    images = nn <= IMAGE_NN_FACTOR * ref
+    return np.array([images[a] & images[b] for a, b in pairs]).reshape(len(pairs), *nn.shape[1:])
 
 
 def image_onsets(
@@ -288,8 +297,8 @@ def image_onsets(
 ) -> dict[str, np.ndarray]:
     """The onsets of one image cell from its stored curves (recomputable from a file).
 
-    ``cos_distance``: ``(n_pair, n_checkpoint)``; per-network curves ``(n_network,
-    n_checkpoint)``; ``memorised_floor`` and ``nn_distance_test``: ``(n_network,)``.
+    ``cos_distance``: ``(n_pair, n_weights, n_checkpoint)``; per-network curves ``(n_network,
+    n_weights, n_checkpoint)``; ``memorised_floor`` and ``nn_distance_test``: ``(n_network,)``.
     ``tau_cos`` is the argmin of the cosine distance over the sample checkpoints where **both**
     networks generate images: their samples' mean nearest-neighbour distance to their training
     split is at most ``IMAGE_NN_FACTOR`` (2) times that of fresh test images. Before that, two
@@ -299,14 +308,19 @@ def image_onsets(
     :func:`physgen.metrics.onsets.memorisation_onset`; ``tau_test`` is the argmin of the test
     ε-MSE.
     """
-    from physgen.metrics import argmin_onset, first_exceed_onset
+    from physgen.metrics import argmin_bracketed, exceed_bracketed
 
     valid = image_checkpoints(pairs, nn_distance, nn_distance_test)
+    # "generates images" is checked at the sample checkpoints only (NaN elsewhere)
+    checked = np.isfinite(np.asarray(nn_distance, dtype=np.float64)).any(axis=0)
+    images = np.where(checked, valid, np.nan)
     return {
-        "tau_cos": np.atleast_1d(argmin_onset(steps, cos_distance, valid)),
-        "tau_images": np.atleast_1d(first_exceed_onset(steps, valid, 0.5)),
-        "tau_test": np.atleast_1d(argmin_onset(steps, plan.pair_mean(eps_test_loss, pairs))),
-        "tau_test_net": np.atleast_1d(argmin_onset(steps, eps_test_loss)),
+        **plan.onset_values("tau_cos", argmin_bracketed(steps, cos_distance, valid)),
+        **plan.onset_values("tau_images", exceed_bracketed(steps, images, 0.5)),
+        **plan.onset_values(
+            "tau_test", argmin_bracketed(steps, plan.pair_mean(eps_test_loss, pairs))
+        ),
+        **plan.onset_values("tau_test_net", argmin_bracketed(steps, eps_test_loss)),
         **plan.memorisation_onsets(
             steps, pairs, memorised_fraction, memorised_fraction_se, memorised_floor
         ),

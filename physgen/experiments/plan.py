@@ -18,6 +18,7 @@ memorisation onsets (:func:`memorisation_onsets`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -37,6 +38,7 @@ __all__ = [
     "ProgressFn",
     "memorisation_onsets",
     "network_coords",
+    "onset_values",
     "pair_mean",
     "pair_stderr",
     "plan_cell",
@@ -81,13 +83,20 @@ def plan_networks(protocol: Any) -> tuple[list[NetworkPlan], Pairs, Pairs]:
     return list(nets.values()), pairs, seed_pairs
 
 
-def sample_checkpoint_mask(steps: np.ndarray, n_sample: int) -> np.ndarray:
+def sample_checkpoint_mask(steps: np.ndarray, n_sample: int, ratio: float = 0.0) -> np.ndarray:
     """Boolean mask of the checkpoints that get the sample-based diagnostics: ``n_sample`` of
     them (at most all), the last one always included, spread evenly over the checkpoints of the
     last two decades of training (step ≥ last step / 100; all checkpoints when fewer are
     there). Samples of the first few hundredths of training carry no structure, and the
-    onsets sit later, so that is where the costly diagnostics are spent."""
+    onsets sit later, so that is where the costly diagnostics are spent. With ``ratio > 1``
+    (``metrics.sample_ratio``) instead the sparsest subset of those checkpoints at most
+    ``ratio`` apart (:func:`physgen.train.ratio_subset`), so that a first exceedance (τ_mem)
+    is bracketed within that ratio wherever it falls in the last two decades."""
     steps = np.asarray(steps)
+    if ratio > 1.0:
+        from physgen.train import ratio_subset
+
+        return ratio_subset(steps, ratio, start=steps[-1] / 100)
     n = steps.size
     k = min(n, max(1, n_sample))
     late = np.flatnonzero(steps >= steps[-1] / 100)
@@ -100,7 +109,9 @@ def sample_checkpoint_mask(steps: np.ndarray, n_sample: int) -> np.ndarray:
 @dataclass(frozen=True)
 class CellPlan:
     """The resolved ingredients of a cell: data model, schedule, data protocol, the networks and
-    their pairs, and the checkpoint steps (shape ``(n_checkpoints,)``)."""
+    their pairs, the checkpoint steps (shape ``(n_checkpoints,)``) and the weights evaluated at
+    each (name → decay of the average, :func:`physgen.train.weight_decays`) and whether the
+    averages warm their decay up."""
 
     model: Any
     schedule: Any
@@ -109,18 +120,30 @@ class CellPlan:
     pairs: Pairs
     seed_pairs: Pairs
     steps: np.ndarray
+    weights: dict[str, float]
+    ema_warmup: bool = True
 
 
 def plan_cell(cfg: ExperimentConfig, model: Any) -> CellPlan:
     """The schedule and data protocol of ``cfg`` around the (already built) ``model``, and the
     plan of its networks."""
     from physgen.data import DataProtocol
-    from physgen.train import checkpoint_steps
+    from physgen.train import checkpoints_of, weight_decays
 
     protocol = DataProtocol(model, cfg.data, cfg.seed)
     nets, pairs, seed_pairs = plan_networks(protocol)
-    steps = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
-    return CellPlan(model, cfg.diffusion.build(), protocol, nets, pairs, seed_pairs, steps)
+    steps = checkpoints_of(cfg.train)
+    return CellPlan(
+        model,
+        cfg.diffusion.build(),
+        protocol,
+        nets,
+        pairs,
+        seed_pairs,
+        steps,
+        weight_decays(cfg.train),
+        cfg.train.ema_warmup,
+    )
 
 
 def pair_mean(x: np.ndarray, pairs: Pairs) -> np.ndarray:
@@ -139,27 +162,42 @@ def pair_stderr(se: np.ndarray, pairs: Pairs) -> np.ndarray:
     )
 
 
+def onset_values(name: str, onset: Any) -> dict[str, np.ndarray]:
+    """The arrays of an :class:`~physgen.metrics.onsets.Onset` under their declared names:
+    ``name`` (the step), ``name_lo``, ``name_hi`` (its bracket) and ``name_censored``."""
+    return {
+        name: np.asarray(onset.tau, dtype=np.float64),
+        f"{name}_lo": np.asarray(onset.lo, dtype=np.float64),
+        f"{name}_hi": np.asarray(onset.hi, dtype=np.float64),
+        f"{name}_censored": np.asarray(onset.censored, dtype=bool),
+    }
+
+
 def memorisation_onsets(
     steps: np.ndarray, pairs: Pairs, fraction: np.ndarray, stderr: np.ndarray, floor: np.ndarray
 ) -> dict[str, np.ndarray]:
     """``tau_mem`` per pair (mean fraction, standard error of the mean, mean floor) and
-    ``tau_mem_net`` per network, by :func:`physgen.metrics.onsets.memorisation_onset`.
+    ``tau_mem_net`` per network, with brackets and censoring, by
+    :func:`physgen.metrics.onsets.memorisation_bracketed`.
 
-    ``fraction``, ``stderr``: ``(n_network, n_checkpoint)``; ``floor``: ``(n_network,)``.
+    ``fraction``, ``stderr``: ``(n_network, n_weights, n_checkpoint)`` (any middle axes);
+    ``floor``: ``(n_network,)``.
     """
-    from physgen.metrics import memorisation_onset
+    from physgen.metrics import memorisation_bracketed
 
-    floor = np.asarray(floor, dtype=np.float64)
+    rank = np.ndim(fraction)
+    floor = np.asarray(floor, dtype=np.float64).reshape(-1, *[1] * (rank - 1))
     return {
-        "tau_mem": np.atleast_1d(
-            memorisation_onset(
+        **onset_values(
+            "tau_mem",
+            memorisation_bracketed(
                 steps,
                 pair_mean(fraction, pairs),
                 pair_stderr(stderr, pairs),
-                pair_mean(floor, pairs)[:, None],
-            )
+                pair_mean(floor, pairs),
+            ),
         ),
-        "tau_mem_net": np.atleast_1d(memorisation_onset(steps, fraction, stderr, floor[:, None])),
+        **onset_values("tau_mem_net", memorisation_bracketed(steps, fraction, stderr, floor)),
     }
 
 
@@ -186,7 +224,10 @@ class CellRecorder:
         self.model, self.schedule = cell.model, cell.schedule
         self.nets, self.pairs, self.seed_pairs = cell.nets, cell.pairs, cell.seed_pairs
         self.steps = cell.steps
-        self.sample_mask = sample_checkpoint_mask(cell.steps, cfg.metrics.sample_checkpoints)
+        self.weights = list(cell.weights)
+        self.sample_mask = sample_checkpoint_mask(
+            cell.steps, cfg.metrics.sample_checkpoints, cfg.metrics.sample_ratio
+        )
         self.eval_seed = stream(cfg.seed, "evaluation")
         self.sample_seed = stream(cfg.seed, "sampling")
 
@@ -196,8 +237,9 @@ class CellRecorder:
         """Diffusion-space training data of network ``plan``: ``(n_train, *event_shape)``."""
         raise NotImplementedError
 
-    def evaluate(self, net: int, k: int, den: Any) -> None:
-        """Record every diagnostic of network ``net`` at checkpoint ``k`` (denoiser ``den``)."""
+    def evaluate(self, net: int, w: int, k: int, den: Any) -> None:
+        """Record every diagnostic of network ``net``, weights ``w`` (index into
+        ``self.weights``) at checkpoint ``k`` (denoiser ``den``)."""
         raise NotImplementedError
 
     def results(self) -> dict[str, Any]:
@@ -207,8 +249,11 @@ class CellRecorder:
 
     def options(self) -> dict[str, Any]:
         """Choices recorded as ``physgen_<name>`` global attributes."""
+        t = self.cfg.train
         return {
-            "ema_decay": self.cfg.train.ema_decay,
+            "ema_decay": t.ema_decay,
+            "extra_ema_decays": json.dumps(list(t.extra_ema_decays)),
+            "ema_warmup": int(t.ema_warmup),
             "sample_checkpoints": int(self.sample_mask.sum()),
         }
 
@@ -216,10 +261,15 @@ class CellRecorder:
 
     def allocate(self, *names: str, **sizes: int) -> dict[str, np.ndarray]:
         """NaN arrays for the declared variables ``names``, shaped by their declared dims:
-        ``network`` and ``checkpoint`` from the cell, any other dim from ``sizes``."""
+        ``network``, ``weights`` and ``checkpoint`` from the cell, any other dim from ``sizes``."""
         from physgen.experiments.schema import VARIABLES
 
-        known = {"network": len(self.nets), "checkpoint": self.steps.size, **sizes}
+        known = {
+            "network": len(self.nets),
+            "weights": len(self.weights),
+            "checkpoint": self.steps.size,
+            **sizes,
+        }
         return {n: np.full([known[d] for d in VARIABLES[n].dims], np.nan) for n in names}
 
     def generate(self, den: Any) -> np.ndarray:
@@ -265,13 +315,14 @@ def train_networks(
     *,
     data_of: Callable[[NetworkPlan], np.ndarray],
     loss: str,
-    evaluate: Callable[[int, int, Any], None],
+    evaluate: Callable[[int, int, int, Any], None],
     progress: ProgressFn | None = None,
 ) -> None:
     """Train every network of ``cell`` on ``data_of(plan)`` (diffusion-space training data,
     ``(n_train, *event_shape)``) with ``loss``, calling ``evaluate(network_index,
-    checkpoint_index, denoiser)`` at each checkpoint and ``progress(done, total, message)`` after
-    it (``total`` = networks × checkpoints)."""
+    weights_index, checkpoint_index, denoiser)`` at each checkpoint for each of
+    ``cell.weights`` and ``progress(done, total, message)`` after it (``total`` = networks ×
+    checkpoints)."""
     from physgen.nets import build_net
     from physgen.train import train
 
@@ -279,9 +330,10 @@ def train_networks(
     index = {int(s): k for k, s in enumerate(cell.steps)}
     for plan in cell.nets:
 
-        def callback(step: int, den: Any, plan: NetworkPlan = plan) -> None:
+        def on_checkpoint(step: int, dens: dict[str, Any], plan: NetworkPlan = plan) -> None:
             nonlocal done
-            evaluate(plan.index, index[int(step)], den)
+            for w, name in enumerate(cell.weights):
+                evaluate(plan.index, w, index[int(step)], dens[name])
             done += 1
             if progress is not None:
                 progress(done, total, f"network {plan.index} ({plan.role}), step {step}")
@@ -294,17 +346,26 @@ def train_networks(
             cfg.train,
             loss=loss,  # type: ignore[arg-type]
             seed=plan.seed,
-            callback=callback,
+            on_checkpoint=on_checkpoint,
         )
 
 
 def network_coords(cell: CellPlan) -> dict[str, np.ndarray]:
     """The coordinates every cell shares: ``checkpoint`` with its ``step``; ``network`` with
     its split, role, replicate and seed; ``pair`` and ``seed_pair`` with the indices of their two
-    networks."""
+    networks; ``weights`` with the decay of each average, and the share of the initial weights
+    in each at each checkpoint (``init_weight``, :func:`physgen.train.init_weight`)."""
+    from physgen.train import init_weight
+
     i64 = np.int64
     nets, pairs, seed_pairs = cell.nets, cell.pairs, cell.seed_pairs
+    decays = np.array(list(cell.weights.values()), dtype=np.float64)
     return {
+        "weights": np.array(list(cell.weights)),
+        "weights_decay": decays,
+        "init_weight": np.array(
+            [init_weight(cell.steps, g, cell.ema_warmup) for g in decays]
+        ).reshape(decays.size, cell.steps.size),
         "checkpoint": np.arange(cell.steps.size, dtype=i64),
         "step": np.asarray(cell.steps).astype(i64),
         "network": np.arange(len(nets), dtype=i64),

@@ -82,8 +82,15 @@ _T, _V, _I = ("tree",), ("vectors",), ("images",)
 _VI = ("vectors", "images")
 _NATS = " In nats (natural-log information units)."
 _STEPS = " A training step (optimiser steps); NaN when not reached inside the run."
+_ONSET = (
+    " A training step (optimiser steps); NaN when not reached (no valid checkpoint, never"
+    " exceeded); an onset at an edge of its valid range keeps its step and is flagged in"
+    " <name>_censored, its bracket in <name>_lo, <name>_hi."
+)
 _PAIR_MEAN = " Pair-level: computed from the average of the pair's two networks' curves."
-_NC = ("network", "checkpoint")
+_NC = ("network", "weights", "checkpoint")
+_PC = ("pair", "weights", "checkpoint")
+_SC = ("seed_pair", "weights", "checkpoint")
 _M = "physgen.metrics."
 _D = (
     " Mean over inputs and coordinates of the squared difference of the noise predictions"
@@ -107,6 +114,49 @@ def _var(
     computed_by: str,
 ) -> Variable:
     return Variable(name, dims, long_name, description, exps, computed_by)
+
+
+_BRACKET = {
+    "lo": ("lower bracket", "Step of the valid checkpoint before {name} (0 below the first)."),
+    "hi": (
+        "upper bracket",
+        "Step of the valid checkpoint after {name} (inf beyond the last; for a first exceedance "
+        "{name} itself): the onset lies strictly inside (lo, hi) for an argmin, in (lo, hi] for "
+        "an exceedance.",
+    ),
+    "censored": (
+        "censored flag",
+        "1 where {name} is not a measurement but a bound: not reached, or at either edge of its "
+        "valid range (a minimum at the first or last valid checkpoint; an exceedance at the "
+        "first or only at the last checked checkpoint).",
+    ),
+}
+
+
+def _onset(
+    name: str,
+    dims: tuple[str, ...],
+    long_name: str,
+    description: str,
+    exps: tuple[str, ...],
+    computed_by: str,
+) -> tuple[Variable, ...]:
+    """An onset and its resolution (:class:`physgen.metrics.onsets.Onset`): ``name`` and
+    ``name_lo``, ``name_hi``, ``name_censored`` over the same dims."""
+    return (
+        _var(name, dims, long_name, description, exps, computed_by),
+        *(
+            _var(
+                f"{name}_{part}",
+                dims,
+                f"{long_name}: {what}",
+                text.format(name=name),
+                exps,
+                computed_by,
+            )
+            for part, (what, text) in _BRACKET.items()
+        ),
+    )
 
 
 _DECLARATIONS: tuple[Variable, ...] = (
@@ -188,6 +238,32 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "Network index of the second seed.",
         _ALL,
     ),
+    _coord(
+        "weights",
+        ("weights",),
+        "weights evaluated",
+        "Which weights a checkpoint evaluates (physgen.train.weight_decays): 'raw' (the "
+        "optimiser's), 'ema' (the weight average of train.ema_decay), 'ema_<decay>' (the extra "
+        "averages of train.extra_ema_decays).",
+        _ALL,
+    ),
+    _coord(
+        "weights_decay",
+        ("weights",),
+        "decay of the weight average",
+        "Decay gamma of the average (0 for the raw weights); its horizon is 1/(1 - gamma) steps.",
+        _ALL,
+    ),
+    _var(
+        "init_weight",
+        ("weights", "checkpoint"),
+        "initial weights' share of the average",
+        "Share prod_j gamma_j of the random initial weights still in the weights at the "
+        "checkpoint (0 for the raw weights); a checkpoint where it exceeds 1 % is outside the "
+        "valid range of tau_bias.",
+        _ALL,
+        "physgen.train.init_weight",
+    ),
     # ---- tree experiment coordinates ------------------------------------------------------------
     _coord(
         "level",
@@ -243,6 +319,33 @@ _DECLARATIONS: tuple[Variable, ...] = (
         _M + "losses.denoising_loss",
     ),
     _var(
+        "test_loss_se",
+        _NC,
+        "standard error of the test loss",
+        "Standard error of test_loss over the frozen test sequences (one (t, noise) draw each)."
+        + _NATS,
+        _T,
+        _M + "divergence.nested_mean_se",
+    ),
+    _var(
+        "overlap_pair",
+        ("pair",),
+        "sequences shared by the pair's splits",
+        "Distinct sequences common to the two training splits of the pair (a count; 0 with "
+        "data.content_disjoint).",
+        _T,
+        "physgen.data.content_overlaps",
+    ),
+    _var(
+        "overlap_test",
+        ("network",),
+        "sequences shared with the test set",
+        "Distinct sequences common to the network's training split and the test set (a count; "
+        "0 with data.content_disjoint).",
+        _T,
+        "physgen.data.content_overlaps",
+    ),
+    _var(
         "bayes_test_loss",
         (),
         "Bayes test loss",
@@ -282,7 +385,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "split_divergence",
-        ("pair", "checkpoint"),
+        _PC,
         "sample-split divergence S",
         "S = E KL("
         "model_A(x_t) || model_B(x_t)) on the shared frozen test inputs at t = t_frac T for the "
@@ -291,13 +394,40 @@ _DECLARATIONS: tuple[Variable, ...] = (
         _M + "divergence.denoiser_divergence",
     ),
     _var(
+        "split_divergence_se",
+        _PC,
+        "standard error of S",
+        "Standard error of split_divergence over the frozen test inputs (one noise draw each), "
+        "from the spread of the per-input KL." + _NATS,
+        _T,
+        _M + "divergence.nested_mean_se",
+    ),
+    _var(
         "seed_divergence",
-        ("seed_pair", "checkpoint"),
+        _SC,
         "seed-noise divergence",
         "The "
         "sample-split divergence for two seeds trained on one split: the baseline of S." + _NATS,
         _T,
         _M + "divergence.denoiser_divergence",
+    ),
+    _var(
+        "seed_divergence_se",
+        _SC,
+        "standard error of the seed-noise divergence",
+        "Standard error of seed_divergence over the frozen test inputs." + _NATS,
+        _T,
+        _M + "divergence.nested_mean_se",
+    ),
+    _var(
+        "site_only_kl",
+        (),
+        "divergence of the independent-site predictor",
+        "E KL(BP_0(x_t) || site-only predictor) on the frozen test inputs at t = t_frac T: the "
+        "D_0 of a network that knows only single-site statistics; the absolute threshold of the "
+        "'progress' bias rule." + _NATS,
+        _T,
+        _M + "oracle.site_only_kl",
     ),
     _var(
         "learned",
@@ -517,76 +647,96 @@ _DECLARATIONS: tuple[Variable, ...] = (
         _M + "onsets.memorisation_floor",
     ),
     # ---- onsets ---------------------------------------------------------------------------------
-    _var(
+    *_onset(
         "tau_bias",
-        ("pair",),
+        ("pair", "weights"),
         "onset of biased generalisation",
-        "Checkpoint step of the minimum "
-        "of the pair's sample-split divergence S, restricted by the bias rule (attr "
-        "physgen_bias_rule; 'learned': both networks learned)." + _STEPS,
+        "Checkpoint step of the minimum of the pair's sample-split divergence S over the valid "
+        "checkpoints of the bias rule (attr physgen_bias_rule; 'progress', the default: from the "
+        "first checkpoint at which both networks have learned — D_0 at most the independent-site "
+        "predictor's site_only_kl, or half-way from their first D_0 to their best — and the "
+        "weights hold at most 1 % of the initial weights (init_weight); 'learned': both beat the "
+        "root-only oracle; 'none': all checkpoints)." + _ONSET,
         _T,
-        _M + "onsets.bias_onset",
+        _M + "onsets.bias_onset_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_bias_seed",
-        ("seed_pair",),
+        ("seed_pair", "weights"),
         "argmin of the seed-noise divergence",
-        "The tau_bias "
-        "rule applied to a seed pair's divergence (the baseline has no bias)." + _STEPS,
+        "The tau_bias rule applied to a seed pair's divergence (the baseline has no bias)."
+        + _ONSET,
         _T,
-        _M + "onsets.bias_onset",
+        _M + "onsets.bias_onset_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_test",
-        ("pair",),
+        ("pair", "weights"),
         "test-loss minimum",
-        "Checkpoint step of the minimum of the test "
-        "loss (the test ε-MSE for vectors and images): the early-stopping point; NaN when the "
-        "minimum sits at the last checkpoint." + _STEPS + _PAIR_MEAN,
+        "Checkpoint step of the minimum of the test loss (the test ε-MSE for vectors and "
+        "images): the early-stopping point." + _ONSET + _PAIR_MEAN,
         _ALL,
-        _M + "onsets.argmin_onset",
+        _M + "onsets.argmin_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_nn",
-        ("pair",),
+        ("pair", "weights"),
         "NN-divergence minimum",
-        "Sample checkpoint step of the minimum of the NN divergence." + _STEPS + _PAIR_MEAN,
+        "Sample checkpoint step of the minimum of the NN divergence." + _ONSET + _PAIR_MEAN,
         _T,
-        _M + "onsets.argmin_onset",
+        _M + "onsets.argmin_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_mem",
-        ("pair",),
+        ("pair", "weights"),
         "onset of memorisation",
         "First sample checkpoint step at which "
         "memorised_fraction minus two standard errors exceeds memorised_floor (for a pair: the "
-        "mean fraction, the standard error of the mean and the mean floor)." + _STEPS + _PAIR_MEAN,
+        "mean fraction, the standard error of the mean and the mean floor)." + _ONSET + _PAIR_MEAN,
         _ALL,
-        _M + "onsets.memorisation_onset",
+        _M + "onsets.memorisation_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_test_net",
-        ("network",),
+        ("network", "weights"),
         "test-loss minimum per network",
-        "tau_test of each network." + _STEPS,
+        "tau_test of each network." + _ONSET,
         _ALL,
-        _M + "onsets.argmin_onset",
+        _M + "onsets.argmin_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_nn_net",
-        ("network",),
+        ("network", "weights"),
         "NN-divergence minimum per network",
-        "tau_nn of each network." + _STEPS,
+        "tau_nn of each network." + _ONSET,
         _T,
-        _M + "onsets.argmin_onset",
+        _M + "onsets.argmin_bracketed",
+    ),
+    *_onset(
+        "tau_mem_net",
+        ("network", "weights"),
+        "onset of memorisation per network",
+        "tau_mem of each network." + _ONSET,
+        _ALL,
+        _M + "onsets.memorisation_bracketed",
     ),
     _var(
-        "tau_mem_net",
-        ("network",),
-        "onset of memorisation per network",
-        "tau_mem of each network." + _STEPS,
-        _ALL,
-        _M + "onsets.memorisation_onset",
+        "n_bias_before_test",
+        ("weights",),
+        "pairs with tau_bias < tau_test beyond resolution",
+        "Number of disjoint pairs whose tau_bias and tau_test are both uncensored and ordered "
+        "beyond their brackets, tau_bias_hi <= tau_test_lo (a count).",
+        _T,
+        _M + "onsets.count_before",
+    ),
+    _var(
+        "n_bias_test_measured",
+        ("weights",),
+        "pairs with both onsets measured",
+        "Number of disjoint pairs whose tau_bias and tau_test are both uncensored (a count): "
+        "the denominator of n_bias_before_test.",
+        _T,
+        _M + "onsets.count_before",
     ),
     # ---- vectors and images: ε-MSE losses --------------------------------------------------------
     _var(
@@ -664,7 +814,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "pair_distance",
-        ("pair", "checkpoint", "score_t"),
+        (*_PC, "score_t"),
         "distance between the models of a disjoint pair",
         "D(model_A, model_B) on the shared inputs (the continuous analogue of "
         "the sample-split divergence S)." + _D,
@@ -673,7 +823,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "seed_pair_distance",
-        ("seed_pair", "checkpoint", "score_t"),
+        (*_SC, "score_t"),
         "distance between the models of a seed pair",
         "pair_distance for two seeds on one split: the seed-noise baseline." + _D,
         _V,
@@ -681,7 +831,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "tau_gen",
-        ("pair",),
+        ("pair", "weights"),
         "onset of generalisation",
         "First checkpoint at which the "
         "pair-averaged rel_pop_error is at most physgen_gen_threshold." + _STEPS,
@@ -690,7 +840,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "tau_gen_net",
-        ("network",),
+        ("network", "weights"),
         "onset of generalisation per network",
         "tau_gen of each network." + _STEPS,
         _V,
@@ -698,7 +848,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "tau_closer",
-        ("pair",),
+        ("pair", "weights"),
         "onset of empirical dominance",
         "First checkpoint at which the "
         "pair-averaged dist_emp summed over the informative score_t is below dist_pop summed "
@@ -709,7 +859,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "tau_closer_net",
-        ("network",),
+        ("network", "weights"),
         "onset of empirical dominance per network",
         "tau_closer of each network." + _STEPS,
         _V,
@@ -821,7 +971,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     _coord("show", ("show",), "shown sample index", "Index of a kept coupled sample.", _I),
     _var(
         "cos_distance",
-        ("pair", "checkpoint"),
+        _PC,
         "median cosine distance of coupled samples",
         "Median over coupled sample pairs (same x_T and noise) of 1 - cosine similarity of the "
         "per-image standardised samples of networks A and B (sample checkpoints only). Its "
@@ -831,7 +981,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "cos_distance_seed",
-        ("seed_pair", "checkpoint"),
+        _SC,
         "median cosine distance of a seed pair",
         "cos_distance for two seeds trained on one split: the seed-noise baseline.",
         _I,
@@ -839,7 +989,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "eps_cos_train",
-        ("pair", "checkpoint", "eps_t"),
+        (*_PC, "eps_t"),
         "ε-prediction similarity on training images",
         "Mean cosine similarity of the noise predictions of A and B on the noised "
         "images of their two training splits, at each eps_t.",
@@ -848,7 +998,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
     ),
     _var(
         "eps_cos_test",
-        ("pair", "checkpoint", "eps_t"),
+        (*_PC, "eps_t"),
         "ε-prediction similarity on test images",
         "Mean cosine similarity of the noise predictions of A and B on noised test images.",
         _I,
@@ -915,26 +1065,26 @@ _DECLARATIONS: tuple[Variable, ...] = (
         _I,
         "physgen.models.base.ImageModel",
     ),
-    _var(
+    *_onset(
         "tau_cos",
-        ("pair",),
+        ("pair", "weights"),
         "cosine-distance minimum",
         "Sample checkpoint step of the minimum "
         "of cos_distance over the checkpoints where both networks generate images (mean NN "
-        "distance at most physgen_image_nn_factor times that of test images)." + _STEPS,
+        "distance at most physgen_image_nn_factor times that of test images)." + _ONSET,
         _I,
-        _M + "onsets.argmin_onset",
+        _M + "onsets.argmin_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_images",
-        ("pair",),
+        ("pair", "weights"),
         "first image-generating checkpoint",
         "First sample checkpoint "
         "at which both networks of the pair generate images (mean NN distance at most "
         "physgen_image_nn_factor times that of test images): the earliest possible "
-        "tau_cos." + _STEPS,
+        "tau_cos." + _ONSET,
         _I,
-        _M + "onsets.first_exceed_onset",
+        _M + "onsets.exceed_bracketed",
     ),
 )
 

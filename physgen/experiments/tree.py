@@ -17,8 +17,9 @@ checkpoint, so curves compare checkpoints and networks on the same inputs):
   same items noised at :math:`t_c = \mathrm{round}(t_{\rm frac} T)` (ladder and S) and at
   :math:`t_\ell = \mathrm{round}(\ell_{\rm frac} T)` (loss decomposition, membership AUC).
 
-**At every checkpoint** :math:`\tau` (the EMA weights when ``train.ema_decay > 0``):
-train/test cross-entropy; the ladder
+**At every checkpoint** :math:`\tau`, for each weights of the ``weights`` dimension (the raw
+weights and the averages, :func:`physgen.train.weight_decays`, all from the same training run):
+train/test cross-entropy (the test loss with its standard error over the inputs); the ladder
 :math:`D_k(\tau) = E\,\mathrm{KL}(\mathrm{BP}_k(x_{t_c}) \| \hat x_0^\theta(x_{t_c}))`, k = 0..L, on
 test and training inputs; the network's :math:`\hat x_0` on the shared test inputs at :math:`t_c`
 (kept, then :math:`S(\tau) = E\,\mathrm{KL}(\hat x_0^{A} \| \hat x_0^{B})` is formed after
@@ -27,7 +28,8 @@ training for every disjoint and seed pair); the decomposition
 membership-inference AUC of its per-sequence loss.
 
 **At the sample checkpoints** (``metrics.sample_checkpoints`` of them, spread over the last two
-decades of training, the last checkpoint included, see :func:`sample_checkpoint_mask`; sampling costs one network call per reverse step): ``n_generate`` coupled samples
+decades of training, the last checkpoint included, or with ``metrics.sample_ratio = r > 1`` the
+sparsest subset of them at most r apart, see :func:`sample_checkpoint_mask`; sampling costs one network call per reverse step): ``n_generate`` coupled samples
 (ancestral DDPM on ``metrics.sample_steps`` evenly respaced steps — DDIM with η = 1, the full
 T-step chain when ``sample_steps ≥ T`` — with the same seed for every network and checkpoint);
 their nearest-neighbour Hamming distances to the network's own training split against those of
@@ -38,11 +40,17 @@ model/BP from ``uturn_starts`` training and test starts; and
 :math:`\mathrm{KL}(\mathrm{BP}_0\|\theta)(t)` along diffusion time on the first ``n_generate``
 test sequences. Elsewhere these are NaN.
 
-**Onsets** (NaN when not reached inside the run, see :mod:`physgen.metrics.onsets`):
-``tau_bias`` = argmin of the pair's S under ``metrics.bias_rule``; ``tau_test``, ``tau_nn`` and
-``tau_mem`` per network and, per pair, from the average of the pair's two networks' curves
-(test loss, NN divergence, memorised fraction against the average of their noise floors, by the
-one rule of :func:`physgen.metrics.onsets.memorisation_onset`: fraction − 2 SE > floor).
+**Onsets**, per weights, each with its checkpoint bracket (``*_lo``, ``*_hi``) and censoring
+(``*_censored``; see :mod:`physgen.metrics.onsets` and docs/onsets.md): ``tau_bias`` = argmin of
+the pair's S over the valid checkpoints of ``metrics.bias_rule`` (default ``"progress"``:
+:func:`bias_onsets`); ``tau_test``, ``tau_nn`` and ``tau_mem`` per network and, per pair, from
+the average of the pair's two networks' curves (test loss, NN divergence, memorised fraction
+against the average of their noise floors, by the one rule of
+:func:`physgen.metrics.onsets.memorisation_bracketed`: fraction − 2 SE > floor);
+``n_bias_before_test`` / ``n_bias_test_measured``: pairs with τ_bias < τ_test beyond their
+brackets, of those with both onsets uncensored. S comes with its standard error over the
+inputs; ``overlap_pair`` / ``overlap_test`` count sequences shared between a pair's splits and
+with the test set (0 with content-disjoint data).
 
 Each recorded curve is declared in :mod:`physgen.experiments.schema` and computed here by the
 public function named there; this module only orchestrates.
@@ -50,7 +58,7 @@ public function named there; this module only orchestrates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import numpy as np
@@ -61,11 +69,13 @@ from physgen.experiments.plan import (
     CellRecorder,
     NetworkPlan,
     memorisation_onsets,
+    onset_values,
     pair_mean,
 )
+from physgen.metrics.onsets import Onset
 from physgen.rng import stream
 
-__all__ = ["TreeRecorder"]
+__all__ = ["BIAS_PROGRESS", "INIT_WEIGHT_MAX", "TreeRecorder", "bias_onsets"]
 
 _STEP_CURVES = (
     "train_loss",
@@ -77,6 +87,7 @@ _STEP_CURVES = (
     "loss_exact_test",
     "loss_excess_test",
     "membership_auc",
+    "test_loss_se",
     "nn_divergence",
     "nn_mean_gen",
     "copy_fraction",
@@ -93,6 +104,14 @@ _STEP_CURVES = (
     "uturn_ratio_test",
 )
 """The per-network curves over checkpoints (declared dims ``(network, checkpoint, ...)``)."""
+
+
+BIAS_PROGRESS = 0.5
+"""Fraction of the way from a network's first D_0 to its best after which it counts as having
+learned (the ``progress`` bias rule, docs/onsets.md)."""
+INIT_WEIGHT_MAX = 0.01
+"""An average's checkpoint enters the valid range of tau_bias once it holds at most this share
+of the random initial weights (:func:`physgen.train.init_weight`)."""
 
 
 def _step_of(frac: float, T: int) -> int:
@@ -212,7 +231,9 @@ class TreeRecorder(CellRecorder):
             nn_bin=self.bins.size - 1,
             uturn_t=self.uturn_t.size,
         )
-        self.x_hat = np.empty((len(self.nets), self.steps.size, *self.test.x0.shape))
+        self.x_hat = np.empty(
+            (len(self.nets), len(self.weights), self.steps.size, *self.test.x0.shape)
+        )
 
     def train_data(self, plan: NetworkPlan) -> np.ndarray:
         """One-hot training sequences of the network's split."""
@@ -240,122 +261,172 @@ class TreeRecorder(CellRecorder):
             out[:, j] = overlap[: len(train)].mean(), overlap[len(train) :].mean()
         return out
 
-    def evaluate(self, net: int, k: int, den: Any) -> None:
-        """All diagnostics of network ``net`` at checkpoint ``k`` (denoiser ``den``)."""
+    def evaluate(self, net: int, w: int, k: int, den: Any) -> None:
+        """All diagnostics of network ``net``, weights ``w`` at checkpoint ``k`` (denoiser
+        ``den``)."""
         from physgen.metrics import (
             Precomputed,
             denoising_loss,
             kl_along_time,
             loss_decomposition,
             membership_auc,
+            nested_mean_se,
             oracle_ladder,
         )
 
-        c = self.curves
+        c, at = self.curves, (net, w, k)
         split = self.nets[net].split
         tr, te = self.train_inputs[split], self.test
-        c["train_loss"][net, k] = np.mean(denoising_loss(den, tr.x0, tr.loss))
-        c["test_loss"][net, k] = np.mean(denoising_loss(den, te.x0, te.loss))
+        c["train_loss"][at] = np.mean(denoising_loss(den, tr.x0, tr.loss))
+        test = nested_mean_se(denoising_loss(den, te.x0, te.loss))
+        c["test_loss"][at], c["test_loss_se"][at] = test.mean, test.se
         # the network's x̂0 on the shared test inputs is kept for S (formed after training)
-        self.x_hat[net, k] = den.denoise(te.crit.x_t, te.crit.alpha_bar)
-        model_test = Precomputed(te.crit.x_t, self.x_hat[net, k])
-        c["ladder_test"][net, k] = oracle_ladder(
+        self.x_hat[at] = den.denoise(te.crit.x_t, te.crit.alpha_bar)
+        model_test = Precomputed(te.crit.x_t, self.x_hat[at])
+        c["ladder_test"][at] = oracle_ladder(
             model_test, self.model, te.crit.x_t, te.crit.alpha_bar, oracle=te.bp_crit
         )
-        c["ladder_train"][net, k] = oracle_ladder(
+        c["ladder_train"][at] = oracle_ladder(
             den, self.model, tr.crit.x_t, tr.crit.alpha_bar, oracle=tr.bp_crit
         )
         parts = {}
         for name, inp in (("train", tr), ("test", te)):
             lp = loss_decomposition(den, self.bp0, inp.x0, inp.decomp.x_t, inp.decomp.alpha_bar)
             parts[name] = lp.total
-            c[f"loss_total_{name}"][net, k] = np.mean(lp.total)
-            c[f"loss_exact_{name}"][net, k] = np.mean(lp.exact)
-            c[f"loss_excess_{name}"][net, k] = np.mean(lp.excess)
-        c["membership_auc"][net, k] = membership_auc(parts["train"], parts["test"])
+            c[f"loss_total_{name}"][at] = np.mean(lp.total)
+            c[f"loss_exact_{name}"][at] = np.mean(lp.exact)
+            c[f"loss_excess_{name}"][at] = np.mean(lp.excess)
+        c["membership_auc"][at] = membership_auc(parts["train"], parts["test"])
         if self.sample_mask[k]:
-            self._evaluate_samples(net, k, den)
-            c["kl_model_time"][net, k] = kl_along_time(
+            self._evaluate_samples(at, den)
+            c["kl_model_time"][at] = kl_along_time(
                 self.bp0, den, self.kl_x0, self.schedule, self.t_grid, self.eval_seed
             )
 
-    def _evaluate_samples(self, net: int, k: int, den: Any) -> None:
+    def _evaluate_samples(self, at: tuple[int, int, int], den: Any) -> None:
+        """The sample-based diagnostics at ``at = (network, weights, checkpoint)``."""
         from physgen.metrics import copy_fraction, hamming_nn, nn_divergence, nn_histogram
 
         c, model = self.curves, self.model
+        net, _, k = at
         split = self.nets[net].split
         train_tokens = self.train_tokens[split]
         samples = np.asarray(model.decode(self.generate(den)))
         d_gen = hamming_nn(samples, train_tokens, k=2)
         d_test = self.fresh_nn[split]
-        c["nn_hist_gen"][net, k] = nn_histogram(d_gen[:, 0], self.bins)
-        c["nn_divergence"][net, k] = nn_divergence(d_gen[:, 0], d_test[:, 0], self.bins)
-        c["nn_mean_gen"][net, k] = np.mean(d_gen[:, 0])
-        c["copy_fraction"][net, k] = copy_fraction(samples, train_tokens)
+        c["nn_hist_gen"][at] = nn_histogram(d_gen[:, 0], self.bins)
+        c["nn_divergence"][at] = nn_divergence(d_gen[:, 0], d_test[:, 0], self.bins)
+        c["nn_mean_gen"][at] = np.mean(d_gen[:, 0])
+        c["copy_fraction"][at] = copy_fraction(samples, train_tokens)
         frac, se = self.memorisation(samples, train_tokens, k, metric="hamming")
-        c["memorised_fraction"][net, k] = frac
-        c["memorised_fraction_se"][net, k] = se
+        c["memorised_fraction"][at] = frac
+        c["memorised_fraction_se"][at] = se
         validity = np.asarray(model.validity(samples), dtype=np.float64)  # (n, L) per level
-        c["validity"][net, k, : self.L] = np.mean(validity.reshape(len(samples), -1), axis=0)
+        c["validity"][(*at, slice(0, self.L))] = np.mean(validity.reshape(len(samples), -1), axis=0)
         logp = np.asarray(model.log_prob(samples), dtype=np.float64)
         ok = np.isfinite(logp)
-        c["valid_fraction"][net, k] = np.mean(ok)
-        c["log_likelihood"][net, k] = np.mean(logp[ok]) if ok.any() else np.nan
+        c["valid_fraction"][at] = np.mean(ok)
+        c["log_likelihood"][at] = np.mean(logp[ok]) if ok.any() else np.nan
         ratio = self._uturn(den, split) / self.uturn_bp[split]
-        c["uturn_ratio_train"][net, k], c["uturn_ratio_test"][net, k] = ratio
+        c["uturn_ratio_train"][at], c["uturn_ratio_test"][at] = ratio
 
-    def divergence(self, a: int, b: int) -> np.ndarray:
-        """S over checkpoints for networks ``a`` and ``b``
-        (:func:`physgen.metrics.denoiser_divergence` of their stored test outputs):
-        ``(n_checkpoint,)``."""
-        from physgen.metrics import Precomputed, denoiser_divergence
+    def divergence(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """S and its standard error over checkpoints for networks ``a`` and ``b``, each
+        ``(n_weights, n_checkpoint)``: the per-input KL of their stored test outputs
+        (:func:`physgen.metrics.item_divergence`, whose mean is
+        :func:`~physgen.metrics.denoiser_divergence`) summarised by
+        :func:`physgen.metrics.nested_mean_se`."""
+        from physgen.metrics import Precomputed, item_divergence, nested_mean_se
 
         crit = self.test.crit
-        return np.array(
-            [
-                denoiser_divergence(
-                    Precomputed(crit.x_t, self.x_hat[a, k]),
-                    Precomputed(crit.x_t, self.x_hat[b, k]),
+        shape = (len(self.weights), self.steps.size)
+        S, se = np.empty(shape), np.empty(shape)
+        for w, k in np.ndindex(shape):
+            est = nested_mean_se(
+                item_divergence(
+                    Precomputed(crit.x_t, self.x_hat[a, w, k]),
+                    Precomputed(crit.x_t, self.x_hat[b, w, k]),
                     crit.x_t,
                     crit.alpha_bar,
                 )
-                for k in range(self.steps.size)
-            ]
-        )
+            )
+            S[w, k], se[w, k] = est.mean, est.se
+        return S, se
 
     def options(self) -> dict[str, Any]:
         return {
             **super().options(),
             "bias_rule": self.cfg.metrics.bias_rule,
+            "bias_progress": BIAS_PROGRESS,
+            "init_weight_max": INIT_WEIGHT_MAX,
             "t_crit": self.t_c,
             "t_loss": self.t_l,
             "root_only_kl": float(self.oracle_ladder[-1]),
         }
 
     def results(self) -> dict[str, Any]:
-        from physgen.metrics import argmin_onset, bias_onset, learned_beyond_root, nn_histogram
+        from physgen.data import content_overlaps
+        from physgen.metrics import (
+            argmin_bracketed,
+            count_before,
+            learned_beyond_root,
+            nn_histogram,
+            site_only_kl,
+        )
+        from physgen.train import init_weight
 
         c, steps, pairs, seed_pairs = self.curves, self.steps, self.pairs, self.seed_pairs
-        root_only = self.oracle_ladder[-1]
-        rule = self.cfg.metrics.bias_rule
+        W, K = len(self.weights), steps.size
+        crit = self.test.crit
+        d_site = site_only_kl(self.model, crit.x_t, crit.alpha_bar)
         d0 = c["ladder_test"][..., 0]
+        # an average's checkpoints are valid once it holds ≤ 1 % of the initial weights
+        averaged = np.array(
+            [
+                init_weight(steps, g, self.cfg.train.ema_warmup) <= INIT_WEIGHT_MAX
+                for g in self.cell.weights.values()
+            ]
+        ).reshape(W, K)
         split_floor = {
             s: self.fresh_floor(self.fresh, x, "hamming") for s, x in self.train_tokens.items()
         }
         floors = np.array([split_floor[p.split] for p in self.nets])
-        S = np.array([self.divergence(a, b) for a, b in pairs]).reshape(len(pairs), steps.size)
-        S_seed = np.array([self.divergence(a, b) for a, b in seed_pairs]).reshape(
-            len(seed_pairs), steps.size
-        )
 
-        def tau_bias(curves: np.ndarray, plist: list[tuple[int, int]]) -> np.ndarray:
-            return np.array(
-                [
-                    bias_onset(steps, curves[i], d0[a], d0[b], root_only, rule)
-                    for i, (a, b) in enumerate(plist)
-                ]
+        def divergences(plist: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+            out = [self.divergence(a, b) for a, b in plist]
+            return tuple(  # type: ignore[return-value]
+                np.array([o[i] for o in out]).reshape(len(plist), W, K) for i in (0, 1)
             )
 
+        S, S_se = divergences(pairs)
+        S_seed, S_seed_se = divergences(seed_pairs)
+
+        def tau_bias(curves: np.ndarray, plist: list[tuple[int, int]]) -> Any:
+            a, b = [p[0] for p in plist], [p[1] for p in plist]
+            return bias_onsets(
+                self.cfg.metrics.bias_rule,
+                steps,
+                curves,
+                d0[a],
+                d0[b],
+                d_site,
+                float(self.oracle_ladder[-1]),
+                averaged,
+            )
+
+        bias = tau_bias(S, pairs)
+        test = argmin_bracketed(steps, pair_mean(c["test_loss"], pairs))
+        counts = np.array(
+            [
+                count_before(
+                    Onset(*(np.asarray(f)[:, w] for f in astuple(bias))),
+                    Onset(*(np.asarray(f)[:, w] for f in astuple(test))),
+                )
+                for w in range(W)
+            ],
+            dtype=np.int64,
+        ).reshape(W, 2)
+        overlaps = content_overlaps(self.cell.protocol)
         T = self.schedule.T
         return {
             **c,
@@ -365,24 +436,61 @@ class TreeRecorder(CellRecorder):
             "nn_bin": np.arange(self.bins.size - 1, dtype=np.int64),
             "uturn_t": self.uturn_t,
             "uturn_t_frac": self.uturn_t / T,
-            "learned": learned_beyond_root(d0, root_only),
+            "learned": learned_beyond_root(d0, self.oracle_ladder[-1]),
             "nn_hist_test": np.array(
                 [nn_histogram(self.fresh_nn[p.split][:, 0], self.bins) for p in self.nets]
             ),
             "nn_mean_test": np.array([np.mean(self.fresh_nn[p.split][:, 0]) for p in self.nets]),
             "memorised_floor": floors,
             "oracle_ladder": self.oracle_ladder,
+            "site_only_kl": d_site,
             "kl_oracle_time": self.kl_oracle_time,
             "bayes_test_loss": self.bayes_test_loss,
+            "overlap_pair": overlaps["pair"],
+            "overlap_test": overlaps["test"][[p.split for p in self.nets]],
             "split_divergence": S,
+            "split_divergence_se": S_se,
             "seed_divergence": S_seed,
-            "tau_bias": tau_bias(S, pairs),
-            "tau_bias_seed": tau_bias(S_seed, seed_pairs),
-            "tau_test": np.atleast_1d(argmin_onset(steps, pair_mean(c["test_loss"], pairs))),
-            "tau_nn": np.atleast_1d(argmin_onset(steps, pair_mean(c["nn_divergence"], pairs))),
-            "tau_test_net": np.atleast_1d(argmin_onset(steps, c["test_loss"])),
-            "tau_nn_net": np.atleast_1d(argmin_onset(steps, c["nn_divergence"])),
+            "seed_divergence_se": S_seed_se,
+            **onset_values("tau_bias", bias),
+            **onset_values("tau_bias_seed", tau_bias(S_seed, seed_pairs)),
+            **onset_values("tau_test", test),
+            "n_bias_before_test": counts[:, 0],
+            "n_bias_test_measured": counts[:, 1],
+            **onset_values("tau_nn", argmin_bracketed(steps, pair_mean(c["nn_divergence"], pairs))),
+            **onset_values("tau_test_net", argmin_bracketed(steps, c["test_loss"])),
+            **onset_values("tau_nn_net", argmin_bracketed(steps, c["nn_divergence"])),
             **memorisation_onsets(
                 steps, pairs, c["memorised_fraction"], c["memorised_fraction_se"], floors
             ),
         }
+
+
+def bias_onsets(
+    rule: str,
+    steps: np.ndarray,
+    S: np.ndarray,
+    d0_a: np.ndarray,
+    d0_b: np.ndarray,
+    d_site: float,
+    root_only: float,
+    valid: np.ndarray,
+) -> Onset:
+    """:math:`\tau_{\rm bias}` with its bracket under ``metrics.bias_rule``: ``"progress"``
+    (:func:`physgen.metrics.onsets.bias_onset_bracketed` with threshold ``d_site``, progress
+    :data:`BIAS_PROGRESS`), ``"learned"`` (argmin over checkpoints where both :math:`D_0` are
+    below ``root_only``) or ``"none"`` (plain argmin), each over the checkpoints where ``valid``
+    holds (an average no longer holding the initial weights).
+
+    ``S``, ``d0_a``, ``d0_b``: ``(n_pair, n_weights, n_checkpoint)``; ``valid``:
+    ``(n_weights, n_checkpoint)`` bool.
+    """
+    from physgen.metrics import argmin_bracketed, bias_onset_bracketed
+
+    if rule == "progress":
+        return bias_onset_bracketed(
+            steps, S, d0_a, d0_b, d_site, valid=valid, progress=BIAS_PROGRESS
+        )
+    if rule == "learned":
+        valid = valid & (d0_a < root_only) & (d0_b < root_only)
+    return argmin_bracketed(steps, S, valid)

@@ -146,55 +146,57 @@ class VectorRecorder(plan.CellRecorder):
             "dist_emp",
             score_t=self.score_t.size,
         )
-        self.x0_hat = np.empty((len(self.nets), self.steps.size, self.score_t.size, *x0.shape))
+        self.x0_hat = np.empty(
+            (len(self.nets), len(self.weights), self.steps.size, self.score_t.size, *x0.shape)
+        )
 
     def train_data(self, net: plan.NetworkPlan) -> np.ndarray:
         """The network's training split."""
         return self.train[net.split]
 
-    def evaluate(self, net: int, k: int, den: Any) -> None:
-        """Every diagnostic of network ``net`` at checkpoint ``k``."""
+    def evaluate(self, net: int, w: int, k: int, den: Any) -> None:
+        """Every diagnostic of network ``net``, weights ``w`` at checkpoint ``k``."""
         from physgen.metrics import Precomputed, denoising_loss
         from physgen.metrics.scores import relative_error
 
-        c, split = self.curves, self.nets[net].split
+        c, split, at = self.curves, self.nets[net].split, (net, w, k)
         train = self.train[split]
-        c["eps_train_loss"][net, k] = np.mean(
+        c["eps_train_loss"][at] = np.mean(
             denoising_loss(den, train[: self.cfg.metrics.n_eval], self.loss_train[split], "eps_mse")
         )
-        c["eps_test_loss"][net, k] = np.mean(
-            denoising_loss(den, self.x0, self.loss_test, "eps_mse")
-        )
+        c["eps_test_loss"][at] = np.mean(denoising_loss(den, self.x0, self.loss_test, "eps_mse"))
         for j, f in enumerate(self.inputs):
-            self.x0_hat[net, k, j] = den.denoise(f.x_t, f.alpha_bar)
-            mine = Precomputed(f.x_t, self.x0_hat[net, k, j])
-            c["dist_pop"][net, k, j] = _mean_distance(mine, self.pop[j], f)
-            c["dist_emp"][net, k, j] = _mean_distance(mine, self.emp[split][j], f)
-        c["rel_pop_error"][net, k] = relative_error(
-            c["dist_pop"][net, k], self.pop_variance, self.informative
+            self.x0_hat[(*at, j)] = den.denoise(f.x_t, f.alpha_bar)
+            mine = Precomputed(f.x_t, self.x0_hat[(*at, j)])
+            c["dist_pop"][(*at, j)] = _mean_distance(mine, self.pop[j], f)
+            c["dist_emp"][(*at, j)] = _mean_distance(mine, self.emp[split][j], f)
+        c["rel_pop_error"][at] = relative_error(
+            c["dist_pop"][at], self.pop_variance, self.informative
         )
         if self.sample_mask[k]:
             frac, se = self.memorisation(self.generate(den), train, k)
-            c["memorised_fraction"][net, k] = frac
-            c["memorised_fraction_se"][net, k] = se
+            c["memorised_fraction"][at] = frac
+            c["memorised_fraction_se"][at] = se
 
     def pair_distance(self, a: int, b: int) -> np.ndarray:
-        """``(n_checkpoint, n_score_t)`` ε-distance between networks ``a`` and ``b``."""
+        """``(n_weights, n_checkpoint, n_score_t)`` ε-distance between networks ``a`` and
+        ``b``."""
         from physgen.metrics import Precomputed
 
+        shape = (len(self.weights), self.steps.size)
         return np.array(
             [
                 [
                     _mean_distance(
-                        Precomputed(f.x_t, self.x0_hat[a, k, j]),
-                        Precomputed(f.x_t, self.x0_hat[b, k, j]),
+                        Precomputed(f.x_t, self.x0_hat[a, w, k, j]),
+                        Precomputed(f.x_t, self.x0_hat[b, w, k, j]),
                         f,
                     )
                     for j, f in enumerate(self.inputs)
                 ]
-                for k in range(self.steps.size)
+                for w, k in np.ndindex(shape)
             ]
-        ).reshape(self.steps.size, self.score_t.size)
+        ).reshape(*shape, self.score_t.size)
 
     def options(self) -> dict[str, Any]:
         return {
@@ -227,11 +229,11 @@ class VectorRecorder(plan.CellRecorder):
             "pop_variance": self.pop_variance,
             "memorised_floor": floors,
             "pair_distance": np.array([self.pair_distance(a, b) for a, b in self.pairs]).reshape(
-                len(self.pairs), steps.size, n_t
+                len(self.pairs), len(self.weights), steps.size, n_t
             ),
             "seed_pair_distance": np.array(
                 [self.pair_distance(a, b) for a, b in self.seed_pairs]
-            ).reshape(len(self.seed_pairs), steps.size, n_t),
+            ).reshape(len(self.seed_pairs), len(self.weights), steps.size, n_t),
             **theory,
             **vector_onsets(
                 steps,
@@ -349,16 +351,17 @@ def vector_onsets(
 ) -> dict[str, np.ndarray]:
     """The onsets of one cell from its stored curves (so they can be recomputed from a file).
 
-    Curves are ``(n_network, n_checkpoint)`` (distances ``(n_network, n_checkpoint,
-    n_score_t)``), ``memorised_floor`` is ``(n_network,)``, ``informative`` a boolean mask over
+    Curves are ``(n_network, n_weights, n_checkpoint)`` (distances ``(n_network, n_weights,
+    n_checkpoint, n_score_t)``), ``memorised_floor`` is ``(n_network,)``, ``informative`` a boolean mask over
     ``score_t``. ``tau_mem`` follows the one rule of
     :func:`physgen.metrics.onsets.memorisation_onset` (``frac - 2 se > floor``; for a pair, the
     mean fraction and the standard error of the mean). ``tau_closer`` compares the distances
     summed over the informative steps, where a network can resolve the difference between the
     empirical and the population denoisers. Returns ``name → values`` for ``tau_*`` over
-    ``pair`` and ``tau_*_net`` over ``network``.
+    ``(pair, weights)`` and ``tau_*_net`` over ``(network, weights)`` (``tau_test`` and
+    ``tau_mem`` with brackets and censoring, :func:`physgen.experiments.plan.onset_values`).
     """
-    from physgen.metrics import argmin_onset
+    from physgen.metrics import argmin_bracketed
     from physgen.metrics.scores import closer_onset, generalisation_onset
 
     emp = np.asarray(dist_emp)[..., informative].sum(axis=-1)
@@ -370,10 +373,12 @@ def vector_onsets(
         "tau_closer": np.atleast_1d(
             closer_onset(steps, plan.pair_mean(emp, pairs), plan.pair_mean(pop, pairs))
         ),
-        "tau_test": np.atleast_1d(argmin_onset(steps, plan.pair_mean(eps_test_loss, pairs))),
+        **plan.onset_values(
+            "tau_test", argmin_bracketed(steps, plan.pair_mean(eps_test_loss, pairs))
+        ),
         "tau_gen_net": np.atleast_1d(generalisation_onset(steps, rel_pop_error, GEN_THRESHOLD)),
         "tau_closer_net": np.atleast_1d(closer_onset(steps, emp, pop)),
-        "tau_test_net": np.atleast_1d(argmin_onset(steps, eps_test_loss)),
+        **plan.onset_values("tau_test_net", argmin_bracketed(steps, eps_test_loss)),
         **plan.memorisation_onsets(
             steps, pairs, memorised_fraction, memorised_fraction_se, memorised_floor
         ),

@@ -59,6 +59,7 @@ from physgen.metrics.onsets import (
     count_before,
     exceed_bracketed,
     first_exceed_onset,
+    memorisation_bracketed,
     memorisation_floor,
     memorisation_onset,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "learned_beyond_root",
     "loss_decomposition",
     "membership_auc",
+    "memorisation_bracketed",
     "memorisation_floor",
     "memorisation_onset",
     "memorised_fraction",

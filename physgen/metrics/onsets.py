@@ -64,6 +64,7 @@ __all__ = [
     "count_before",
     "exceed_bracketed",
     "first_exceed_onset",
+    "memorisation_bracketed",
     "memorisation_floor",
     "memorisation_onset",
 ]
@@ -292,6 +293,27 @@ def memorisation_floor(
     return _scalar_or_array(out)
 
 
+def memorisation_bracketed(
+    steps: np.ndarray,
+    fraction: np.ndarray,
+    stderr: np.ndarray,
+    floor: float | np.ndarray,
+    z: float = 2.0,
+) -> Onset:
+    """:math:`\tau_{\rm mem}`, the one rule of every experiment, with its bracket and censoring
+    (:func:`exceed_bracketed`): the first step at which the memorised fraction exceeds the noise
+    floor by ``z`` standard errors, ``fraction - z · stderr > floor``.
+
+    ``fraction``, ``stderr``: ``(..., n_steps)`` (NaN off the sample checkpoints, never counted
+    and not in the bracket); ``floor``: :func:`memorisation_floor` of fresh true samples, a float
+    or broadcastable to ``fraction`` (e.g. ``(n, 1)`` for one floor per curve). Counting only
+    fractions ``z`` standard errors above the floor keeps one lucky sample out of
+    ``n_generate`` from setting the onset.
+    """
+    lower = np.asarray(fraction, dtype=np.float64) - z * np.asarray(stderr, dtype=np.float64)
+    return exceed_bracketed(steps, lower, floor)
+
+
 def memorisation_onset(
     steps: np.ndarray,
     fraction: np.ndarray,
@@ -299,15 +321,6 @@ def memorisation_onset(
     floor: float | np.ndarray,
     z: float = 2.0,
 ) -> float | np.ndarray:
-    """:math:`\tau_{\rm mem}`, the one rule of every experiment: the first step at which the
-    memorised fraction exceeds the noise floor by ``z`` standard errors,
-    ``fraction - z · stderr > floor``; NaN where it never does.
-
-    ``fraction``, ``stderr``: ``(..., n_steps)`` (NaN off the sample checkpoints, never counted);
-    ``floor``: :func:`memorisation_floor` of fresh true samples, a float or broadcastable to
-    ``fraction`` (e.g. ``(n, 1)`` for one floor per curve). Counting only fractions ``z``
-    standard errors above the floor keeps one lucky sample out of ``n_generate`` from setting
-    the onset.
-    """
-    lower = np.asarray(fraction, dtype=np.float64) - z * np.asarray(stderr, dtype=np.float64)
-    return first_exceed_onset(steps, lower, floor)
+    """The step of :func:`memorisation_bracketed` (NaN where the fraction never exceeds the
+    floor)."""
+    return memorisation_bracketed(steps, fraction, stderr, floor, z).tau

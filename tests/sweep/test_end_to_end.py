@@ -37,7 +37,8 @@ def test_results_file(reference_sweep: Path, tiny_spec: Path) -> None:
     assert json.loads(ds.attrs["sweep_dims"]) == ["n_train"]
     assert ds["n_train"].values.tolist() == [8, 16]
     for tau in ("tau_bias", "tau_nn", "tau_test", "tau_mem"):
-        assert ds[tau].dims == ("n_train", "pair"), tau
+        assert ds[tau].dims == ("n_train", "pair", "weights"), tau
+        assert ds[f"{tau}_censored"].dims == ds[tau].dims
         assert ds[tau].attrs["units"] == "1"
     for curve in ("train_loss", "test_loss", "split_divergence", "ladder_test"):
         assert ds[curve].dims[0] == "n_train" and "checkpoint" in ds[curve].dims

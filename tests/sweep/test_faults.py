@@ -94,7 +94,7 @@ def test_every_kind_of_axis_merges(tmp_path: Path, key: str, values: list[Any], 
     assert result.exit_code == 0, result.output
     ds = open_results(tmp_path / "out")
     assert ds[dim].values.tolist() == values
-    assert ds["tau_bias"].dims == (dim, "pair")
+    assert ds["tau_bias"].dims == (dim, "pair", "weights")
     for cell in resolve_cells(SweepSpec.from_dict(read_toml(spec))):
         assert ds.sel(cell.coords)["cell_config_sha256"].item() == cell.sha256
         own = open_results(tmp_path / "out" / "cells" / f"{cell.name}.nc")

@@ -110,6 +110,6 @@ def test_a_new_model_sweeps_by_name(tmp_path: Path) -> None:
     assert result.computed == ["dim=2", "dim=5"]
     ds = open_results(tmp_path / "out")
     assert ds["dim"].values.tolist() == [2, 5]
-    assert ds["tau_test"].dims == ("dim", "pair")
+    assert ds["tau_test"].dims == ("dim", "pair", "weights")
     assert "checkpoint" in ds["eps_test_loss"].dims
     assert missing_cf_attrs(ds) == []
