@@ -22,7 +22,7 @@ seeds (parent → name):
   checkpoint k);
 * clones seed → ``entropy_probes`` (the noise of the excess-entropy probes), ``clone_trunk`` (the
   reverse chains started at T that branch into clones), ``clone_sources`` (the model samples
-  noised to T that start them);
+  noised to T that start them), ``point_starts`` (the starts of the same-point curve);
 * a model's seed → ``mixture_layout`` (random component means of :func:`physgen.models.gmm.gmm`).
 
 Labels under one parent differ; labels under different parents may coincide.
@@ -55,6 +55,7 @@ STREAMS: dict[str, int] = {
     "entropy_probes": 1,
     "clone_trunk": 2,
     "clone_sources": 3,
+    "point_starts": 4,
     # under a model's seed
     "mixture_layout": 0x6A11,
 }

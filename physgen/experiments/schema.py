@@ -829,22 +829,22 @@ _DECLARATIONS: tuple[Variable, ...] = (
         _V,
         _M + "scores.denoiser_distance",
     ),
-    _var(
+    *_onset(
         "tau_gen",
         ("pair", "weights"),
         "onset of generalisation",
         "First checkpoint at which the "
-        "pair-averaged rel_pop_error is at most physgen_gen_threshold." + _STEPS,
+        "pair-averaged rel_pop_error is at most physgen_gen_threshold." + _ONSET,
         _V,
-        _M + "scores.generalisation_onset",
+        _M + "scores.generalisation_bracketed",
     ),
-    _var(
+    *_onset(
         "tau_gen_net",
         ("network", "weights"),
         "onset of generalisation per network",
-        "tau_gen of each network." + _STEPS,
+        "tau_gen of each network." + _ONSET,
         _V,
-        _M + "scores.generalisation_onset",
+        _M + "scores.generalisation_bracketed",
     ),
     _var(
         "tau_closer",
@@ -868,30 +868,48 @@ _DECLARATIONS: tuple[Variable, ...] = (
     _coord(
         "clone_t",
         ("clone_t",),
-        "start step of cloned trajectories",
-        "Diffusion step at which "
-        "two reverse chains of the empirical-score dynamics of split 0 are split from one "
-        "noised training point.",
+        "branching OU time of the speciation clones",
+        "OU time t at which exact-score reverse chains of the symmetric mixture, started at T "
+        "from the exact noised distribution, are cloned into two (NaN for other models).",
         _V,
     ),
-    _coord("clone_t_ou", ("clone_t",), "OU time of clone_t", "-log(alpha_bar) / 2 at clone_t.", _V),
     _var(
         "class_agreement",
         ("clone_t",),
-        "class agreement of clones",
-        "Fraction of cloned pairs ending in the same class (nearest component mean).",
+        "class agreement of clones (P_same)",
+        "Fraction of clone pairs branched at clone_t whose two ends lie nearest to the same "
+        "component mean (exact score; NaN for models other than the symmetric mixture).",
         _V,
-        _M + "scores.clone_agreement",
+        _M + "regimes.cloned_speciation",
     ),
     _var(
-        "point_agreement",
+        "class_agreement_exact",
         ("clone_t",),
-        "training-point agreement of clones",
-        "Fraction of cloned pairs ending nearest to the same training point.",
+        "exact class agreement of clones",
+        "Exact P_same at clone_t for the symmetric mixture (one-dimensional Gauss-Hermite "
+        "integral).",
         _V,
-        _M + "scores.clone_agreement",
+        _M + "regimes.same_class_probability",
     ),
     _coord("ou_time", ("ou_time",), "Ornstein-Uhlenbeck time", "s = -log(alpha_bar) / 2.", _V),
+    _var(
+        "point_agreement",
+        ("ou_time",),
+        "same-training-point probability of clones (P_point)",
+        "E sum_mu w_mu(x_s)^2 over starts x_s from the noised empirical measure of split 0: the "
+        "probability that two clones of the empirical-score dynamics branched at s end on the "
+        "same training point.",
+        _V,
+        _M + "regimes.same_point_curve",
+    ),
+    _var(
+        "point_agreement_se",
+        ("ou_time",),
+        "standard error of point_agreement",
+        "Standard error of the mean over the starts.",
+        _V,
+        _M + "regimes.same_point_curve",
+    ),
     _var(
         "excess_entropy_data",
         ("ou_time",),
@@ -901,63 +919,74 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "1 - exp(-2s); Monte Carlo with the noised empirical measure of the test points as "
         "density and split 0 as probes." + _NATS,
         _V,
-        _M + "scores.excess_entropy",
+        _M + "regimes.excess_entropy",
     ),
     _var(
         "excess_entropy_exact",
         ("ou_time",),
-        "excess entropy density (exact density)",
-        "f(s) as excess_entropy_data with the model's exact log-density (NaN without one)." + _NATS,
+        "excess entropy density (exact)",
+        "f(s) of the model: closed form for the symmetric mixture, else Monte Carlo as "
+        "excess_entropy_data with the model's exact log-density (NaN without one)." + _NATS,
         _V,
-        _M + "scores.excess_entropy",
+        _M + "regimes.symmetric_excess_entropy",
     ),
     _var(
         "t_speciation_pred",
         (),
-        "predicted speciation time",
+        "predicted speciation time (data)",
         "OU time log(Lambda) / 2, Lambda the largest eigenvalue of split 0's covariance.",
         _V,
-        _M + "scores.speciation_time",
+        _M + "regimes.speciation_time",
     ),
     _var(
         "t_speciation_model",
         (),
-        "speciation time of the model covariance",
+        "speciation time t_S of the model covariance",
         "OU time log(Lambda) / 2 from the model's exact covariance (NaN without one).",
         _V,
-        _M + "scores.speciation_time",
+        _M + "regimes.speciation_time",
+    ),
+    _var(
+        "t_speciation_exact",
+        (),
+        "exact crossing of P_same = 3/4",
+        "OU time where the exact class_agreement of the symmetric mixture crosses 3/4 (tends to "
+        "t_S + 0.081 as d grows; NaN for other models).",
+        _V,
+        _M + "regimes.speciation_crossing",
     ),
     _var(
         "t_speciation_meas",
         (),
         "measured speciation time",
-        "OU time where class_agreement passes midway between its chance level and 1.",
+        "OU time where class_agreement crosses 3/4 (linear interpolation between clone_t).",
         _V,
-        _M + "scores.crossing_time",
+        _M + "regimes.crossing_time",
     ),
     _var(
         "t_collapse_pred",
         (),
-        "predicted collapse time",
+        "predicted collapse time (data)",
         "OU time where excess_entropy_data = log(n_train) / dim.",
         _V,
-        _M + "scores.collapse_time",
+        _M + "regimes.collapse_time",
     ),
     _var(
         "t_collapse_model",
         (),
-        "collapse time from the exact density",
-        "OU time where excess_entropy_exact = log(n_train) / dim.",
+        "predicted collapse time (exact)",
+        "OU time where the model's excess entropy density = log(n_train) / dim (root of the "
+        "closed form for the symmetric mixture; NaN without an exact density).",
         _V,
-        _M + "scores.collapse_time",
+        _M + "regimes.symmetric_collapse_time",
     ),
     _var(
         "t_collapse_meas",
         (),
         "measured collapse time",
-        "OU time where point_agreement passes 1/2.",
+        "OU time where point_agreement crosses 1/2.",
         _V,
-        _M + "scores.crossing_time",
+        _M + "regimes.crossing_time",
     ),
     # ---- images ---------------------------------------------------------------------------------
     _coord(

@@ -42,16 +42,18 @@ which :math:`\sum_{t\in I} D_t(\theta, \mathrm{emp}) < \sum_{t\in I} D_t(\theta,
 of the test ε-MSE. Bonnaire et al. (arXiv:2505.17638) predict ``tau_gen`` independent of ``n``
 and ``tau_mem`` ∝ ``n``.
 
-**Dynamical regimes** (training-free, on split 0 of ``n`` points in ``d`` dimensions,
-:mod:`physgen.metrics.scores`): predicted speciation time :math:`\tfrac12\log\Lambda` from the
-split's sample covariance (and from the model's covariance when it has one); predicted collapse
-time from :math:`f(s_C) = (\log n)/d` with :math:`f` estimated on the noised empirical measure
-of the test points (and with the exact density when the model has ``log_prob``); measured times
-from cloned trajectories of the exact empirical-score dynamics of the split: the step where the
-class agreement passes midway between chance and 1 (speciation), and where the agreement on the
-training point reached passes 1/2 (collapse). The class of a point is its nearest component mean
-when the model is a mixture (:class:`~physgen.models.base.HasMixture`), else the sign of its
-projection on the data's top principal axis.
+**Dynamical regimes** (training-free, by the definitions of :mod:`physgen.metrics.regimes`,
+docs/mixtures.md). Speciation, for the symmetric mixture: ``metrics.n_generate`` exact-score
+reverse chains started at :math:`T` from the exact :math:`P_T`, cloned at branching times
+around :math:`t_S = \tfrac12\log\Lambda` (:math:`\Lambda` of the model covariance); the measured
+time is where the fraction of clone pairs ending nearest to the same mean crosses 3/4, beside its
+exact curve and crossing (:func:`~physgen.metrics.regimes.cloned_speciation`); the predicted
+time also from split 0's sample covariance. Collapse, on split 0 of ``n`` points in ``d``
+dimensions: :math:`P_{\rm point}(t) = E\sum_\mu w_\mu(x_t)^2` of its empirical denoiser over
+starts from its noised empirical measure (:func:`~physgen.metrics.regimes.same_point_curve`),
+measured time where it crosses 1/2; predicted from :math:`f(t_C) = (\log n)/d` with :math:`f`
+in closed form for the symmetric mixture (else by Monte Carlo with the exact density) and, from
+data, estimated on the noised empirical measure of the test points.
 Times are reported in Ornstein–Uhlenbeck units :math:`s = -\tfrac12\log\bar\alpha`.
 """
 
@@ -63,10 +65,18 @@ import numpy as np
 
 from physgen.config import ExperimentConfig
 from physgen.experiments import plan
-from physgen.models.base import HasCovariance, HasLogProb, HasMixture
+from physgen.models.base import HasCovariance, HasLogProb
 from physgen.rng import stream
 
-__all__ = ["GEN_THRESHOLD", "INFORMATIVE", "VectorRecorder", "regimes", "vector_onsets"]
+__all__ = [
+    "BRANCH_OFFSETS",
+    "CLONE_DT",
+    "GEN_THRESHOLD",
+    "INFORMATIVE",
+    "VectorRecorder",
+    "regimes",
+    "vector_onsets",
+]
 
 GEN_THRESHOLD = 0.25
 """Relative population error at which a network counts as generalising (``tau_gen``)."""
@@ -74,6 +84,14 @@ GEN_THRESHOLD = 0.25
 INFORMATIVE = 0.1
 """Diffusion steps where the exact noise prediction varies (variance over inputs at least this
 fraction of its largest value over ``score_t``) enter the relative population error."""
+
+CLONE_DT = 0.05
+"""OU step of the exact-score clone chains: its bias on the speciation time (about +0.02,
+docs/mixtures.md) is below the sampling error of a few thousand clone pairs."""
+
+BRANCH_OFFSETS = np.linspace(-1.0, 1.5, 11)
+"""Branching OU times of the speciation clones relative to :math:`t_S = \\tfrac12\\log\\Lambda`
+(clipped at ``CLONE_DT``): :math:`P_{\\rm same}` falls from near 1 to near 1/2 across them."""
 
 
 def _mean_distance(a: Any, b: Any, frozen: Any) -> float:
@@ -251,89 +269,70 @@ class VectorRecorder(plan.CellRecorder):
 
 
 def regimes(cfg: ExperimentConfig, model: Any, schedule: Any, protocol: Any) -> dict[str, Any]:
-    """Predicted and measured speciation and collapse times of split 0 (module docstring).
+    """Predicted and measured speciation and collapse times (module docstring), by the
+    definitions of :mod:`physgen.metrics.regimes` (docs/mixtures.md).
 
-    Returns the scalar times (OU units) and the curves they come from, by their declared names:
-    ``clone_t`` (steps), ``clone_t_ou``, ``class_agreement``, ``point_agreement``, ``ou_time``,
-    ``excess_entropy_data`` and ``excess_entropy_exact``.
+    Speciation: exact-score clones of the symmetric mixture
+    (:func:`~physgen.metrics.regimes.cloned_speciation`, ``metrics.n_generate`` clone pairs, OU
+    step ``CLONE_DT``, branching at :math:`t_S` + ``BRANCH_OFFSETS``), NaN for other models.
+    Collapse: :func:`~physgen.metrics.regimes.same_point_curve` of split 0's empirical denoiser
+    (``metrics.n_generate`` starts) on the ``ou_time`` grid. Returns the scalar times (OU units)
+    and the curves they come from, by their declared names.
     """
-    from physgen.metrics import euclidean_nn
-    from physgen.metrics.scores import (
-        alpha_bar_of_ou,
-        clone_agreement,
-        collapse_time,
-        crossing_time,
-        excess_entropy,
-        noised_empirical_log_density,
-        ou_time,
-        speciation_time,
-    )
+    from physgen.metrics import regimes as rg
     from physgen.models import Empirical
 
     train = np.asarray(protocol.train_data(0), dtype=np.float64)
     test = np.asarray(model.encode(protocol.test_set()), dtype=np.float64)
     n, d = train.shape
-    T = schedule.T
     seed = stream(cfg.seed, "clones")
-
-    if isinstance(model, HasMixture):
-        centres = np.asarray(model.means, dtype=np.float64)
-
-        def classes(x: np.ndarray) -> np.ndarray:
-            d2 = np.sum(x**2, 1)[:, None] - 2 * x @ centres.T + np.sum(centres**2, 1)[None]
-            return np.argmin(d2, axis=1)
-
-        chance = float(np.sum(np.asarray(model.weights, dtype=np.float64) ** 2))
-    else:
-        axis = np.linalg.eigh(np.cov(train.T))[1][:, -1]
-        centre = train.mean(axis=0)
-
-        def classes(x: np.ndarray) -> np.ndarray:
-            return ((x - centre) @ axis > 0).astype(np.int64)
-
-        chance = 0.5
-
-    def labels(x: np.ndarray) -> np.ndarray:
-        return np.stack([classes(x), euclidean_nn(x, train, 2, return_index=True)[0]], axis=1)
-
-    clone_t = np.unique(np.rint(np.geomspace(1, T, cfg.metrics.kl_t_points)).astype(np.int64))
-    phi = clone_agreement(
-        Empirical(train), schedule, train, clone_t, labels, cfg.metrics.n_generate, seed
-    )
-    clone_ou = ou_time(schedule.alpha_bar[clone_t])
-
-    def ou_at(step: float) -> float:
-        if not np.isfinite(step):
-            return float("nan")
-        return float(ou_time(np.interp(step, np.arange(T + 1), schedule.alpha_bar)))
-
-    s_grid = np.geomspace(1e-3, max(3.0, float(clone_ou[-1])), 60)
-    ab = alpha_bar_of_ou(s_grid)
-    probe_seed = stream(seed, "entropy_probes")
-    f_data = excess_entropy(noised_empirical_log_density(test), train, ab, probe_seed)
-    exact = isinstance(model, HasLogProb)
-    f_exact = (
-        excess_entropy(model.log_prob, train, ab, probe_seed)
-        if exact
-        else np.full(s_grid.size, np.nan)
-    )
+    n_clones = cfg.metrics.n_generate
     nan = float("nan")
+    symmetric = rg.symmetric_parameters(model)
+    t_model = rg.speciation_time(model.covariance()) if isinstance(model, HasCovariance) else nan
+
+    if symmetric is not None:
+        t_branch = np.maximum(t_model + BRANCH_OFFSETS, CLONE_DT)
+        sp = rg.cloned_speciation(model, t_branch, n_clones, seed, dt=CLONE_DT)
+        clone_t, p_same, p_exact = sp.t, sp.p_same, sp.p_exact
+        t_meas, t_exact = sp.t_half, sp.t_half_exact
+    else:
+        clone_t = np.full(BRANCH_OFFSETS.size, nan)
+        p_same = p_exact = clone_t
+        t_meas = t_exact = nan
+
+    top = t_model if np.isfinite(t_model) else 0.0
+    s_grid = np.geomspace(1e-3, max(3.0, top + 1.5), 60)
+    p_point, p_point_se = rg.same_point_curve(
+        Empirical(train), s_grid, n_clones, stream(seed, "point_starts")
+    )
+    probe_seed = stream(seed, "entropy_probes")
+    ab = rg.alpha_bar_of_ou(s_grid)
+    f_data = rg.excess_entropy(rg.noised_empirical_log_density(test), train, ab, probe_seed)
+    if symmetric is not None:
+        f_exact = rg.symmetric_excess_entropy(s_grid, d, *symmetric)
+        t_c_model = rg.symmetric_collapse_time(n, d, *symmetric)
+    elif isinstance(model, HasLogProb):
+        f_exact = rg.excess_entropy(model.log_prob, train, ab, probe_seed)
+        t_c_model = rg.collapse_time(s_grid, f_exact, n, d)
+    else:
+        f_exact, t_c_model = np.full(s_grid.size, nan), nan
     return {
         "clone_t": clone_t,
-        "clone_t_ou": clone_ou,
-        "class_agreement": phi[:, 0],
-        "point_agreement": phi[:, 1],
+        "class_agreement": p_same,
+        "class_agreement_exact": p_exact,
         "ou_time": s_grid,
+        "point_agreement": p_point,
+        "point_agreement_se": p_point_se,
         "excess_entropy_data": f_data,
         "excess_entropy_exact": f_exact,
-        "t_speciation_pred": speciation_time(np.cov(train.T).reshape(d, d)),
-        "t_speciation_model": speciation_time(model.covariance())
-        if isinstance(model, HasCovariance)
-        else nan,
-        "t_speciation_meas": ou_at(crossing_time(clone_t, phi[:, 0], 0.5 * (1.0 + chance))),
-        "t_collapse_pred": collapse_time(s_grid, f_data, n, d),
-        "t_collapse_model": collapse_time(s_grid, f_exact, n, d) if exact else nan,
-        "t_collapse_meas": ou_at(crossing_time(clone_t, phi[:, 1], 0.5)),
+        "t_speciation_pred": rg.speciation_time(np.cov(train.T).reshape(d, d)),
+        "t_speciation_model": t_model,
+        "t_speciation_exact": t_exact,
+        "t_speciation_meas": t_meas,
+        "t_collapse_pred": rg.collapse_time(s_grid, f_data, n, d),
+        "t_collapse_model": t_c_model,
+        "t_collapse_meas": rg.crossing_time(s_grid, p_point, 0.5),
     }
 
 
@@ -362,13 +361,14 @@ def vector_onsets(
     ``tau_mem`` with brackets and censoring, :func:`physgen.experiments.plan.onset_values`).
     """
     from physgen.metrics import argmin_bracketed
-    from physgen.metrics.scores import closer_onset, generalisation_onset
+    from physgen.metrics.scores import closer_onset, generalisation_bracketed
 
     emp = np.asarray(dist_emp)[..., informative].sum(axis=-1)
     pop = np.asarray(dist_pop)[..., informative].sum(axis=-1)
     return {
-        "tau_gen": np.atleast_1d(
-            generalisation_onset(steps, plan.pair_mean(rel_pop_error, pairs), GEN_THRESHOLD)
+        **plan.onset_values(
+            "tau_gen",
+            generalisation_bracketed(steps, plan.pair_mean(rel_pop_error, pairs), GEN_THRESHOLD),
         ),
         "tau_closer": np.atleast_1d(
             closer_onset(steps, plan.pair_mean(emp, pairs), plan.pair_mean(pop, pairs))
@@ -376,7 +376,9 @@ def vector_onsets(
         **plan.onset_values(
             "tau_test", argmin_bracketed(steps, plan.pair_mean(eps_test_loss, pairs))
         ),
-        "tau_gen_net": np.atleast_1d(generalisation_onset(steps, rel_pop_error, GEN_THRESHOLD)),
+        **plan.onset_values(
+            "tau_gen_net", generalisation_bracketed(steps, rel_pop_error, GEN_THRESHOLD)
+        ),
         "tau_closer_net": np.atleast_1d(closer_onset(steps, emp, pop)),
         **plan.onset_values("tau_test_net", argmin_bracketed(steps, eps_test_loss)),
         **plan.memorisation_onsets(

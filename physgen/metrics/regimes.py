@@ -103,6 +103,7 @@ __all__ = [
     "speciation_time",
     "symmetric_collapse_time",
     "symmetric_excess_entropy",
+    "symmetric_parameters",
 ]
 
 _HERMITE_NODES = 201
@@ -245,8 +246,11 @@ class Speciation:
     n_clones: int
 
 
-def _symmetric_parameters(model: GaussianMixture) -> tuple[float, float]:
-    """``(‖m‖, σ)`` of a symmetric two-component mixture; raises otherwise."""
+def symmetric_parameters(model: Any) -> tuple[float, float] | None:
+    """``(‖m‖, σ)`` when ``model`` is the symmetric mixture ½N(+m, σ²I) + ½N(−m, σ²I)
+    (a :class:`~physgen.models.gmm.GaussianMixture`), else None."""
+    if not isinstance(model, GaussianMixture):
+        return None
     mu, sd = model.means, model.stds
     if (
         model.n_components != 2
@@ -254,7 +258,7 @@ def _symmetric_parameters(model: GaussianMixture) -> tuple[float, float]:
         or sd[0] != sd[1]
         or not np.allclose(model.weights, 0.5)
     ):
-        raise PhysgenError("speciation by cloning needs ½N(+m, σ²I) + ½N(-m, σ²I)")
+        return None
     return float(np.linalg.norm(mu[0])), float(sd[0])
 
 
@@ -275,7 +279,10 @@ def cloned_speciation(
     (:func:`clone_agreement` with ``trunk=True``), and branch at every ``t_branch``; ends are
     labelled by their nearest mean. All draws come from ``seed``.
     """
-    norm, std = _symmetric_parameters(model)
+    params = symmetric_parameters(model)
+    if params is None:
+        raise PhysgenError("speciation by cloning needs ½N(+m, σ²I) + ½N(-m, σ²I)")
+    norm, std = params
     if not (np.isfinite(dt) and dt > 0):
         raise PhysgenError(f"dt must be finite and > 0, got {dt}")
     steps = np.unique(np.maximum(1, np.rint(np.asarray(t_branch, dtype=np.float64) / dt)))

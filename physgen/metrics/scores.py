@@ -29,8 +29,7 @@ arXiv:2505.17638).
   the network is closer to the empirical denoiser than to the population one.
 
 The dynamical-regime theory (speciation and collapse times, predicted and measured on cloned
-trajectories) lives in :mod:`physgen.metrics.regimes`; its names are re-exported here for the
-callers that import them from this module.
+trajectories) lives in :mod:`physgen.metrics.regimes`.
 """
 
 from __future__ import annotations
@@ -41,32 +40,16 @@ import numpy as np
 
 from physgen.errors import PhysgenError
 from physgen.metrics._common import denoise_batched, noise_prediction
-from physgen.metrics.regimes import (
-    alpha_bar_of_ou,
-    clone_agreement,
-    collapse_time,
-    crossing_time,
-    excess_entropy,
-    noised_empirical_log_density,
-    ou_time,
-    speciation_time,
-)
+from physgen.metrics.onsets import Onset, exceed_bracketed
 from physgen.models.base import as_alpha_bar
 
 __all__ = [
-    "alpha_bar_of_ou",
-    "clone_agreement",
     "closer_onset",
-    "collapse_time",
-    "crossing_time",
     "denoiser_distance",
-    "excess_entropy",
+    "generalisation_bracketed",
     "generalisation_onset",
-    "noised_empirical_log_density",
-    "ou_time",
     "prediction_variance",
     "relative_error",
-    "speciation_time",
 ]
 
 
@@ -131,12 +114,24 @@ def _first_at_or_below(steps: np.ndarray, curve: np.ndarray, level: float | np.n
     return float(out) if out.ndim == 0 else out
 
 
+def generalisation_bracketed(
+    steps: np.ndarray, relative_error: np.ndarray, threshold: float = 0.1
+) -> Onset:
+    """τ_gen with its bracket and censoring (:func:`physgen.metrics.onsets.exceed_bracketed`):
+    the first step at which the relative population error ``(..., n_steps)`` (NaN: not
+    evaluated there) is at most ``threshold``. Censored when reached already at the first
+    evaluated checkpoint (an upper bound), only at the last one, or never (NaN)."""
+    r = np.asarray(relative_error, dtype=np.float64)
+    reached = np.where(np.isnan(r), np.nan, (r <= threshold).astype(np.float64))
+    return exceed_bracketed(steps, reached, 0.5)
+
+
 def generalisation_onset(
     steps: np.ndarray, relative_error: np.ndarray, threshold: float = 0.1
 ) -> float | np.ndarray:
     """τ_gen: first step at which the relative population error ``(..., n_steps)`` is at most
-    ``threshold``; NaN if never."""
-    return _first_at_or_below(steps, relative_error, threshold)
+    ``threshold``; NaN if never (the step of :func:`generalisation_bracketed`)."""
+    return generalisation_bracketed(steps, relative_error, threshold).tau
 
 
 def closer_onset(steps: np.ndarray, d_emp: np.ndarray, d_pop: np.ndarray) -> float | np.ndarray:
