@@ -138,8 +138,13 @@ def main() -> None:
                 x[~ok], shown[~ok], "o", mfc="none", color=colour, ms=5, label=f"{name} censored"
             )
         mem = np.where(sub.tau_mem_censored.values.astype(bool), np.nan, sub.tau_mem.values)
-        gm = np.exp(np.nanmean(np.log(mem), axis=1))
-        if np.isfinite(gm).any():
+        if np.isfinite(mem).any():  # geometric mean per n of the uncensored onsets
+            gm = np.array(
+                [
+                    np.exp(np.log(r[np.isfinite(r)]).mean()) if np.isfinite(r).any() else np.nan
+                    for r in mem
+                ]
+            )
             j = int(np.nanargmax(gm))
             ax.plot(n, gm[j] * n / n[j], "k:", label="∝ n")
         ax.set(

@@ -72,3 +72,16 @@ def test_prediction_variance_and_relative_error() -> None:
         relative_error(d, np.array([2.0, 2.0, 100.0]), np.array([True, True, False])),
         [0.75, 0.0],
     )
+
+
+def test_generalisation_bracketed_gives_the_onset_its_bracket_and_censoring() -> None:
+    from physgen.metrics.scores import generalisation_bracketed
+
+    steps = np.array([10.0, 20.0, 40.0, 80.0])
+    r = np.array([[1.0, 0.5, 0.1, 0.05], [0.1, 0.1, 0.1, 0.1], [1.0, 0.9, 0.8, 0.7]])
+    on = generalisation_bracketed(steps, r, 0.1)  # "at most": 0.1 counts
+    np.testing.assert_array_equal(on.tau, [40, 10, np.nan])
+    np.testing.assert_array_equal(on.lo, [20, 0, 80])
+    np.testing.assert_array_equal(on.hi, [40, 10, np.inf])
+    np.testing.assert_array_equal(on.censored, [False, True, True])
+    np.testing.assert_array_equal(generalisation_onset(steps, r, 0.1), on.tau)
