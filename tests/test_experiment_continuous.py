@@ -138,6 +138,16 @@ def test_vector_regimes_record_the_public_functions(vectors: xr.Dataset) -> None
     )
 
 
+def test_vector_regimes_of_a_non_symmetric_mixture() -> None:
+    """Three components: no cloning speciation (NaN), collapse from the exact density by Monte
+    Carlo and from the same-point curve."""
+    cfg = {**VECTORS, "model": {"name": "gmm", "dim": 4, "components": 3}}
+    ds = run_experiment(ExperimentConfig.from_dict(cfg))
+    assert np.all(np.isnan(ds.class_agreement.values)) and np.isnan(float(ds.t_speciation_meas))
+    assert np.isfinite(float(ds.t_speciation_model)) and np.isfinite(float(ds.t_collapse_model))
+    assert np.isfinite(float(ds.t_collapse_meas))
+
+
 def test_vector_cell(vectors: xr.Dataset, tmp_path) -> None:
     ds = vectors
     assert ds.sizes["network"] == 3 and ds.sizes["pair"] == 1 and ds.sizes["checkpoint"] == 3
