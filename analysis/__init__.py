@@ -1,11 +1,11 @@
-"""Figures drawn from physgen netCDF outputs only (no physgen import needed to read them).
+"""User-level figure scripts: each opens a physgen netCDF file and calls :mod:`physgen.plots`.
 
-Each module has ``plot(ds, out) -> list[Path]`` (``out`` a PNG path; figures of several sweep
-cells get the cell's name appended) and runs as a script::
+Run from the repository root (or copy one as the start of your own analysis)::
 
     python -m analysis.phase_diagram results/quick/results.nc docs/figures/phase_quick.png
     python -m analysis.curves results/quick/results.nc curves.png
     python -m analysis.kl_time results/quick/results.nc kl_time.png
+    python -m analysis.quadruplets results/digits/results.nc quadruplets.png
 
-``physgen plot FILE`` calls the same functions.
+``physgen plot FILE`` draws the same figures.
 """

@@ -21,8 +21,9 @@ import numpy as np
 import xarray as xr
 from _sweep_results import run_or_load, with_onsets
 
-from physgen.experiments.images import image_checkpoints, image_onsets, plot_quadruplets
+from physgen.experiments.images import image_checkpoints, image_onsets
 from physgen.experiments.schema import VARIABLES
+from physgen.plots import quadruplets
 
 FIG = Path("docs/figures")
 
@@ -64,7 +65,7 @@ def main() -> None:
     print_onsets(ds)
     print_eps_similarity(ds)
     curves = plot_curves(ds, FIG / "digits_curves.png")
-    quads = plot_quadruplets(ds.isel(n_train=-1), FIG / "digits_quadruplets.png")
+    (quads,) = quadruplets(ds.isel(n_train=-1), FIG / "digits_quadruplets.png")
     print(f"\nfigures: {curves}, {quads}")
 
 

@@ -205,16 +205,19 @@ def plot_cmd(
     ] = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", "-k", help="phase_diagram, curves, kl_time (default: all)."),
+        typer.Option(
+            "--kind", "-k", help="phase_diagram, curves, kl_time, quadruplets (default: all)."
+        ),
     ] = None,
 ) -> None:
-    """Draw the standard figures (phase diagram, training curves, KL along time) of FILE."""
+    """Draw the standard figures (phase diagram, training curves, KL along time, image
+    quadruplets) of FILE; those whose variables FILE lacks are skipped."""
     from physgen.io import open_results
-    from physgen.sweep.figures import FIGURES, draw_figures, load_figure_module
+    from physgen.plots import FIGURES, draw_figures, figure_function
 
     kinds = tuple(kind or FIGURES)
     for k in kinds:
-        load_figure_module(k)
+        figure_function(k)  # an unknown kind fails before the file is read
     ds = open_results(file)
     folder = out if out is not None else (file if file.is_dir() else file.parent)
     for path in draw_figures(ds, folder, kinds):

@@ -33,22 +33,18 @@ checkpoint where the pair's mean memorised fraction exceeds the floor by two sta
 (:func:`physgen.metrics.onsets.memorisation_onset`).
 Seed pairs give ``cos_distance_seed``,
 the seed-noise baseline. The first ``n_show`` coupled samples and their nearest training images
-are kept (``sample_show``, ``nn_show``) for :func:`plot_quadruplets`.
+are kept (``sample_show``, ``nn_show``) for :func:`physgen.plots.quadruplets`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from physgen.config import ExperimentConfig
 from physgen.experiments import plan
 from physgen.rng import stream
-
-if TYPE_CHECKING:
-    import xarray as xr
 
 __all__ = [
     "IMAGE_NN_FACTOR",
@@ -57,7 +53,6 @@ __all__ = [
     "ImageRecorder",
     "image_checkpoints",
     "image_onsets",
-    "plot_quadruplets",
 ]
 
 PAPER_EPS_T = (50, 100, 150, 200)
@@ -330,36 +325,3 @@ def image_onsets(
             steps, pairs, memorised_fraction, memorised_fraction_se, memorised_floor
         ),
     }
-
-
-def plot_quadruplets(
-    ds: xr.Dataset, out: str | Path, pair: int = 0, n_pairs: int = 4, weights: int = 0
-) -> Path:
-    """Draw (NN_A, x_A, x_B, NN_B) quadruplets of pair ``pair`` (weights index ``weights``)
-    along the sample checkpoints of an image-experiment Dataset into the PNG ``out``
-    (:func:`physgen.metrics.images.quadruplet_figure`)."""
-    from physgen.metrics.images import quadruplet_figure
-
-    ds = ds.isel(weights=weights)
-    a, b = int(ds.pair_a.values[pair]), int(ds.pair_b.values[pair])
-    shown = (
-        ds.sample_show.isel(network=a, show=0, image_channel=0, image_height=0, image_width=0)
-        .notnull()
-        .values
-    )
-    sel = {"checkpoint": np.flatnonzero(shown), "show": slice(0, n_pairs)}
-    mean = ds.mean_image.values
-
-    def take(name: str, net: int) -> np.ndarray:
-        return ds[name].isel(network=net, **sel).values.astype(np.float64)
-
-    return quadruplet_figure(
-        out,
-        ds.step.values[sel["checkpoint"]],
-        take("nn_show", a),
-        take("sample_show", a),
-        take("sample_show", b),
-        take("nn_show", b),
-        to_unit=lambda v: np.clip((v + mean + 1.0) / 2.0, 0.0, 1.0),
-        title=f"pair {pair}: NN_A | x_A | x_B | NN_B along training (rows: step)",
-    )

@@ -13,8 +13,7 @@ computed by exactly one of these functions.
 * :mod:`~physgen.metrics.uturn`: the U-turn overlap;
 * :mod:`~physgen.metrics.privacy`: membership-inference AUC;
 * :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints;
-* :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity and the
-  quadruplet figure;
+* :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity;
 * :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, and the speciation
   and collapse times (theory and measurement).
 """

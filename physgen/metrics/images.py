@@ -24,14 +24,12 @@ samples with :math:`d_1/d_2 < 1/3` (:func:`physgen.metrics.memorised_fraction` w
 ``metric="euclidean"``). The memorising reference is the empirical denoiser of the training set
 (:class:`~physgen.models.empirical.Empirical`): its samples are training images.
 
-:func:`quadruplet_figure` draws, along training, quadruplets (NN_A, x_A, x_B, NN_B): each coupled
-pair flanked by its samples' nearest training images in the model's own training set.
+The quadruplet figure of coupled samples and their nearest training images is drawn by
+:func:`physgen.plots.quadruplets` from a results file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +42,6 @@ __all__ = [
     "cosine_similarity",
     "eps_cosine_similarity",
     "median_cosine_distance",
-    "quadruplet_figure",
     "standardise",
 ]
 
@@ -89,55 +86,3 @@ def eps_cosine_similarity(
         return noise_prediction(x, a, denoise_batched(den, x, a, None)).reshape(len(x), -1)
 
     return _cosine(eps(den_a), eps(den_b))
-
-
-def quadruplet_figure(
-    path: str | Path,
-    steps: Sequence[int],
-    nn_a: np.ndarray,
-    x_a: np.ndarray,
-    x_b: np.ndarray,
-    nn_b: np.ndarray,
-    *,
-    to_unit: Callable[[np.ndarray], np.ndarray] | None = None,
-    title: str = "coupled samples along training: NN_A | x_A | x_B | NN_B",
-) -> Path:
-    """Write a PNG grid: one row per checkpoint, one quadruplet (NN_A, x_A, x_B, NN_B) per pair.
-
-    ``nn_a``, ``x_a``, ``x_b``, ``nn_b``: ``(n_steps, n_pairs, C, H, W)``; ``to_unit`` maps
-    images to display values in ``[0, 1]`` (default: ``(x + 1) / 2`` clipped). Returns the path.
-    """
-    import matplotlib.pyplot as plt
-
-    quads = [np.asarray(v, dtype=np.float64) for v in (nn_a, x_a, x_b, nn_b)]
-    if len({q.shape for q in quads}) != 1 or quads[0].ndim != 5:
-        raise PhysgenError("nn_a, x_a, x_b, nn_b must share one shape (n_steps, n_pairs, C, H, W)")
-    n_steps, n_pairs = quads[0].shape[:2]
-    if len(steps) != n_steps:
-        raise PhysgenError(f"{len(steps)} steps for {n_steps} rows of images")
-    unit = to_unit or (lambda v: np.clip((v + 1.0) / 2.0, 0.0, 1.0))
-    fig, axes = plt.subplots(
-        n_steps,
-        4 * n_pairs,
-        figsize=(0.6 * 4 * n_pairs + 0.8, 0.65 * n_steps + 0.6),
-        squeeze=False,
-        gridspec_kw={"wspace": 0.05, "hspace": 0.08},
-    )
-    for i in range(n_steps):
-        for p in range(n_pairs):
-            for j, q in enumerate(quads):
-                ax = axes[i, 4 * p + j]
-                img = unit(q[i, p]).transpose(1, 2, 0)
-                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if j in (0, 3):
-                    for side in ax.spines.values():
-                        side.set_edgecolor("tab:orange")
-        axes[i, 0].set_ylabel(f"{int(steps[i])}", rotation=0, ha="right", va="center", fontsize=7)
-    fig.suptitle(title, fontsize=8)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return out

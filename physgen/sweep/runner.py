@@ -141,9 +141,10 @@ def run_sweep(
             merged = store.merge()
             result.results = store.results_path
             if spec.plot if plot is None else plot:
-                from physgen.sweep.figures import draw_figures
+                from physgen.plots import draw_figures_or_warn
 
-                result.figures = draw_figures(merged, store.root, kinds=("phase_diagram",))
+                # the results are on disk: a figure that cannot be drawn is only a warning
+                result.figures = draw_figures_or_warn(merged, store.root, ("phase_diagram",))
     return result
 
 

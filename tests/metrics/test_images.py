@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from physgen.errors import PhysgenError
 from physgen.metrics import euclidean_nn
@@ -12,7 +11,6 @@ from physgen.metrics.images import (
     cosine_similarity,
     eps_cosine_similarity,
     median_cosine_distance,
-    quadruplet_figure,
     standardise,
 )
 from physgen.models import Empirical
@@ -58,12 +56,3 @@ def test_nearest_neighbour_index_brute_force() -> None:
     idx, d = euclidean_nn(r[[4, 2]], r, return_index=True)
     np.testing.assert_array_equal(idx, [4, 2])
     np.testing.assert_allclose(d[:, 0], 0, atol=1e-6)
-
-
-def test_quadruplet_figure_writes_a_png(tmp_path) -> None:
-    x = np.tanh(np.random.default_rng(0).standard_normal((2, 1, 1, 8, 8)))
-    out = quadruplet_figure(tmp_path / "fig" / "quad.png", [1, 10], x, x, -x, x)
-    with Image.open(out) as im:
-        assert im.size[0] > im.size[1] > 40
-    with pytest.raises(PhysgenError, match="share one shape"):
-        quadruplet_figure(tmp_path / "q.png", [1, 10], x, x, x[:1], x)
