@@ -281,3 +281,16 @@ def test_phase_diagram_draws_brackets_and_censored_onsets(tmp_path: Path) -> Non
     (two,) = phase_diagram(ds, tmp_path / "weights.png")
     (one,) = phase_diagram(ds.sel(weights=["raw"]), tmp_path / "raw.png")
     assert size(two)[1] > 1.8 * size(one)[1] and size(two)[0] == size(one)[0]
+
+
+def test_cells_are_drawn_per_weights() -> None:
+    """Per-cell figures never average curves of different weights: one cell per weights when
+    there are several, the weights dropped when there is one."""
+    from physgen.plots._layout import iter_cells
+
+    ds = with_brackets()
+    names = [name for name, _ in iter_cells(ds)]
+    assert len(names) == 3 * 2 * 2 and names[0] == "n_train=50__depth=3__weights=raw"
+    assert all("weights" not in cell.dims for _, cell in iter_cells(ds))
+    (name, one), *_ = iter_cells(ds.isel(weights=[0]))
+    assert "weights" not in name and "weights" not in one.dims
