@@ -20,7 +20,9 @@ seeds (parent → name):
 * sampling seed → ``fresh_floor`` (bootstrap of the fresh-sample noise floor), ``uturn`` + t
   (the U-turns started at step t), ``bootstrap`` + k (bootstrap of the memorised fraction at
   checkpoint k);
-* clones seed → ``entropy_probes`` (the noise of the excess-entropy probes);
+* clones seed → ``entropy_probes`` (the noise of the excess-entropy probes), ``clone_trunk`` (the
+  reverse chains started at T that branch into clones), ``clone_sources`` (the model samples
+  noised to T that start them);
 * a model's seed → ``mixture_layout`` (random component means of :func:`physgen.models.gmm.gmm`).
 
 Labels under one parent differ; labels under different parents may coincide.
@@ -51,6 +53,8 @@ STREAMS: dict[str, int] = {
     "bootstrap": 7919,
     # under the clones seed
     "entropy_probes": 1,
+    "clone_trunk": 2,
+    "clone_sources": 3,
     # under a model's seed
     "mixture_layout": 0x6A11,
 }

@@ -14,13 +14,14 @@ computed by exactly one of these functions.
 * :mod:`~physgen.metrics.privacy`: membership-inference AUC;
 * :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints;
 * :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity;
-* :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, and the speciation
-  and collapse times (theory and measurement).
+* :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, τ_closer;
+* :mod:`~physgen.metrics.regimes`: speciation and collapse times, predicted and measured on cloned
+  trajectories (docs/mixtures.md).
 """
 
 from __future__ import annotations
 
-from physgen.metrics import images, scores
+from physgen.metrics import images, regimes, scores
 from physgen.metrics._common import Precomputed, noise_prediction
 from physgen.metrics.divergence import (
     Bound,
@@ -114,6 +115,7 @@ __all__ = [
     "oracle_gaps",
     "oracle_ladder",
     "oracle_outputs",
+    "regimes",
     "root_only_kl",
     "scores",
     "site_only_kl",

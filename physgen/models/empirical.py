@@ -18,8 +18,13 @@ logits). The sum runs over blocks of the
 ``m`` points with a running log-sum-exp (running maximum :math:`M`, normaliser :math:`S` and
 numerator :math:`N`, rescaled by :math:`e^{M_{\rm old}-M_{\rm new}}` when the maximum grows), and
 over blocks of the batch, so memory stays :math:`O(b\,c + b\,D)` for batch block ``b`` and point
-block ``c``: an ``n × m × D`` (or even ``n × m``) array is never formed. At :math:`\bar\alpha = 1`
-the softmax becomes an argmax: the nearest training point.
+block ``c``: an ``n × m × D`` (or even ``n × m``) array is never formed. Shifted logits below
+:math:`\log(\epsilon/m)` (machine epsilon :math:`\epsilon`) are raised to it before the exponential:
+it changes no sum beyond rounding and keeps subnormal numbers, on which every later operation is
+orders of magnitude slower, out of the arithmetic. Float32 data runs in float32 (twice the BLAS
+rate). At :math:`\bar\alpha = 1` the softmax becomes an argmax: the nearest training point.
+:meth:`Empirical.same_point_probability` streams :math:`\sum_\mu w_\mu^2` the same way (the
+collapse measurement, :mod:`physgen.metrics.regimes`).
 
 Reverse diffusion driven by this denoiser returns training points: it is the perfectly memorising
 model that a diffusion model trained too long on ``m`` points converges to.
@@ -32,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from physgen.errors import PhysgenError
+from physgen.models._memory import check_fits_in_memory
 from physgen.models.base import DataModel, as_alpha_bar
 from physgen.rng import sample_generator
 
@@ -64,8 +70,10 @@ class Empirical(DataModel):
         y = np.asarray(data)
         if y.dtype != np.float32:
             y = y.astype(np.float64)
-        if y.ndim < 2 or y.shape[0] < 1:
-            raise PhysgenError(f"data must have shape (m, *event_shape) with m ≥ 1, got {y.shape}")
+        if y.ndim < 2 or y.shape[0] < 1 or y.size < 1:
+            raise PhysgenError(
+                f"data must have shape (m, *event_shape) with m ≥ 1 and d ≥ 1, got {y.shape}"
+            )
         if not np.all(np.isfinite(y)):
             raise PhysgenError("data must be finite")
         if vocab_size is not None and (y.ndim != 3 or y.shape[2] != vocab_size):
@@ -114,6 +122,7 @@ class Empirical(DataModel):
     def sample(self, n: int, seed: int) -> np.ndarray:
         """``n`` training points drawn uniformly with replacement, native encoding; the index of
         sample ``i`` comes from the stream ``(seed, i)``."""
+        check_fits_in_memory("n", int(n), self.data[0].nbytes)
         idx = np.array(
             [sample_generator(seed, i).integers(len(self)) for i in range(int(n))], dtype=np.int64
         )
@@ -132,14 +141,7 @@ class Empirical(DataModel):
         a = as_alpha_bar(alpha_bar, n)
         xf = x.reshape(n, -1)
         out = np.empty_like(xf)
-        m = len(self)
-        if self.chunk_size is not None:
-            c = self.chunk_size
-            b = max(1, _BLOCK_ELEMENTS // c)
-        else:
-            b = min(max(n, 1), 4096)
-            c = max(1, _BLOCK_ELEMENTS // b)
-        c = min(c, m)
+        b, c = self._blocks(n)
         hard = a >= 1.0
         for lo in range(0, n, b):
             sl = slice(lo, min(lo + b, n))
@@ -153,27 +155,88 @@ class Empirical(DataModel):
             out[sharp] = self._aug[self._nearest(xf[sharp], c), :-1]
         return out.reshape(x.shape)
 
+    def same_point_probability(self, x_t: np.ndarray, alpha_bar: float | np.ndarray) -> np.ndarray:
+        r""":math:`\sum_\mu w_\mu(x_t)^2`: the probability that two independent draws from the
+        posterior :math:`P(x_0 \mid x_t)` (two reverse chains cloned at :math:`x_t`, both driven
+        by this exact denoiser) end on the same training point.
+
+        ``x_t``: ``(n, *event_shape)``; ``alpha_bar``: float or ``(n,)`` in ``(0, 1]``. Returns
+        ``(n,)`` in float64: 1 when one point holds all the weight (collapse), :math:`1/m` when
+        the weights are uniform. Streams like :meth:`denoise` with one product per block (the
+        weighted sum of the points is not needed).
+        """
+        x = np.asarray(x_t, dtype=self.data.dtype)
+        if x.shape[1:] != self.event_shape:
+            raise PhysgenError(f"x_t must have shape (n, *{self.event_shape}), got {x.shape}")
+        n = x.shape[0]
+        a = as_alpha_bar(alpha_bar, n)
+        xf = x.reshape(n, -1)
+        out = np.ones(n)  # alpha_bar = 1: all the weight on the nearest point
+        b, c = self._blocks(n)
+        soft = np.flatnonzero(a < 1.0)
+        for lo in range(0, soft.size, b):
+            rows = soft[lo : lo + b]
+            _, total, square = self._softmax_stats(xf[rows], a[rows], c, weighted_sum=False)
+            out[rows] = (square / total**2)[:, 0]
+        return out
+
+    def _blocks(self, n: int) -> tuple[int, int]:
+        """Batch block ``b`` and point block ``c`` so one logit block holds about 2^21 numbers."""
+        if self.chunk_size is not None:
+            c = self.chunk_size
+            b = max(1, _BLOCK_ELEMENTS // c)
+        else:
+            b = min(max(n, 1), 4096)
+            c = max(1, _BLOCK_ELEMENTS // b)
+        return b, min(c, len(self))
+
     def _posterior_mean(self, x: np.ndarray, a: np.ndarray, c: int) -> np.ndarray:
         """Streaming softmax-weighted mean for a batch block ``x`` (b, D) with ``a`` (b,) < 1."""
+        num, total, _ = self._softmax_stats(x, a, c, weighted_sum=True)
+        return num[:, :-1] / total
+
+    def _softmax_stats(
+        self, x: np.ndarray, a: np.ndarray, c: int, *, weighted_sum: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""One streaming pass over the points for a batch block ``x`` (b, D), ``a`` (b,) < 1.
+
+        With the running maximum :math:`M` of the logits, returns the weighted sum
+        :math:`\sum_\mu e^{\ell_\mu - M} [y_\mu, \lVert y_\mu\rVert^2]` ``(b, D + 1)`` (``None``
+        unless ``weighted_sum``), :math:`S = \sum_\mu e^{\ell_\mu - M}` and
+        :math:`Q = \sum_\mu e^{2(\ell_\mu - M)}` (both ``(b, 1)``; :math:`Q` is only accumulated,
+        else zero, without ``weighted_sum``), so that :math:`w = e^{\ell-M}/S` and
+        :math:`\sum w^2 = Q/S^2`.
+        """
         dt = self.data.dtype
         xa = np.empty((x.shape[0], x.shape[1] + 1), dtype=dt)
         xa[:, :-1] = x * (np.sqrt(a) / (1.0 - a)).astype(dt)[:, None]
         xa[:, -1] = -0.5 * a / (1.0 - a)
         run_max = np.full((x.shape[0], 1), -np.inf, dtype=dt)
         run_sum = np.zeros((x.shape[0], 1), dtype=dt)
-        num = np.zeros_like(xa)  # its last column, Σ w ‖y‖², is a by-product left unused
+        run_sq = np.zeros((x.shape[0], 1), dtype=dt)
+        # its last column, Σ w ‖y‖², is a by-product left unused
+        num = np.zeros_like(xa) if weighted_sum else None
+        cut = dt.type(np.log(np.finfo(dt).eps / len(self)))
         for lo in range(0, len(self), c):
             y = self._aug[lo : lo + c]
             logits = xa @ y.T
             new_max = np.maximum(run_max, logits.max(axis=1, keepdims=True))
             rescale = np.exp(run_max - new_max)
             np.subtract(logits, new_max, out=logits)
+            # raising every weight below e^cut = eps/m to e^cut changes S, Q and the mean by at
+            # most eps relative (rounding), and keeps subnormal numbers (e^{ℓ-M} or their
+            # products with y), which slow every later operation by orders of magnitude, out
+            # of the arithmetic
+            np.maximum(logits, cut, out=logits)
             np.exp(logits, out=logits)
             run_sum = run_sum * rescale + logits.sum(axis=1, keepdims=True)
-            num *= rescale
-            num += logits @ y
+            if num is None:
+                run_sq = run_sq * rescale**2 + np.einsum("bc,bc->b", logits, logits)[:, None]
+            else:
+                num *= rescale
+                num += logits @ y
             run_max = new_max
-        return num[:, :-1] / run_sum
+        return num, run_sum, run_sq
 
     def _nearest(self, x: np.ndarray, c: int) -> np.ndarray:
         """Index of the nearest training point of each row of ``x`` (b, D), streaming."""

@@ -37,6 +37,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from physgen.errors import ConfigError, PhysgenError
+from physgen.models._memory import check_fits_in_memory
 from physgen.models.base import DataModel, as_alpha_bar
 from physgen.models.conditional import check_classes
 from physgen.registry import register_model
@@ -153,6 +154,9 @@ class GaussianMixture(DataModel):
         unconditional draw had is the unconditional sample. ``return_classes`` also returns the
         components, int64 ``(n,)``.
         """
+        if int(n) < 0:
+            raise ConfigError("n", f"must be ≥ 0, got {n}")
+        check_fits_in_memory("n", int(n), 8 * self.dim)
         cls = check_classes(classes, int(n), self.n_classes)
         out = np.empty((int(n), self.dim))
         comp = np.empty(int(n), dtype=np.int64)
@@ -239,8 +243,10 @@ def gmm(
         raise ConfigError("model.dim", f"must be ≥ 1, got {dim}")
     if int(components) < 2:
         raise ConfigError("model.components", f"must be ≥ 2, got {components}")
-    if not std > 0.0:
-        raise ConfigError("model.std", f"must be > 0, got {std}")
+    if not (np.isfinite(std) and std > 0.0):
+        raise ConfigError("model.std", f"must be finite and > 0, got {std}")
+    if not np.isfinite(mean):
+        raise ConfigError("model.mean", f"the separation of the means must be finite, got {mean}")
     if int(components) == 2:
         return GaussianMixture.symmetric(int(dim), mean=float(mean), std=float(std))
     g = np.random.default_rng(stream(seed, "mixture_layout"))

@@ -107,6 +107,8 @@ def test_tokens_round_trip() -> None:
     ("build", "match"),
     [
         (lambda: Empirical(np.zeros(5)), "shape"),
+        (lambda: Empirical(np.zeros((5, 0))), "d ≥ 1"),
+        (lambda: Empirical(np.zeros((3, 2))).sample(10**15, seed=0), "memory available"),
         (lambda: Empirical(np.full((3, 2), np.nan)), "finite"),
         (lambda: Empirical(np.zeros((3, 4, 2)), vocab_size=3), "vocab_size"),
         (lambda: Empirical(np.zeros((3, 2)), chunk_size=0), "chunk_size"),
@@ -117,3 +119,21 @@ def test_tokens_round_trip() -> None:
 def test_bad_inputs(build, match: str) -> None:
     with pytest.raises(PhysgenError, match=match):
         build()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunk_size", [None, 5])
+def test_same_point_probability_is_the_sum_of_squared_weights(dtype, chunk_size) -> None:
+    g = np.random.default_rng(7)
+    data = g.normal(size=(23, 6))
+    a = np.array([0.05, 0.3, 0.6, 0.9, 0.999, 1.0])
+    x = np.sqrt(a)[:, None] * data[g.integers(23, size=6)] + np.sqrt(1 - a)[:, None] * g.normal(
+        size=(6, 6)
+    )
+    d2 = ((x[:, None, :] - np.sqrt(a)[:, None, None] * data[None]) ** 2).sum(-1)
+    w = np.empty_like(d2)
+    w[:-1] = softmax(-d2[:-1] / (2 * (1 - a[:-1]))[:, None], axis=1)
+    w[-1] = np.eye(23)[np.argmin(d2[-1])]  # ᾱ = 1: the nearest point
+    p = Empirical(data.astype(dtype), chunk_size=chunk_size).same_point_probability(x, a)
+    assert p.dtype == np.float64
+    np.testing.assert_allclose(p, (w**2).sum(axis=1), rtol=1e-4 if dtype == np.float32 else 1e-10)

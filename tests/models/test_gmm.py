@@ -151,6 +151,9 @@ def test_bad_parameters_raise_config_errors(kwargs: dict, key: str) -> None:
         ({"dim": 0}, "model.dim"),
         ({"components": 1}, "model.components"),
         ({"std": 0.0}, "model.std"),
+        ({"std": float("inf")}, "model.std"),
+        ({"mean": float("nan")}, "model.mean"),
+        ({"mean": float("inf")}, "model.mean"),
     ],
 )
 def test_bad_factory_parameters(kwargs: dict, key: str) -> None:
@@ -162,3 +165,9 @@ def test_bad_factory_parameters(kwargs: dict, key: str) -> None:
 def test_wrong_input_shape(mix3: GaussianMixture) -> None:
     with pytest.raises(PhysgenError, match=r"shape \(n, 4\)"):
         mix3.denoise(np.zeros((2, 3)), 0.5)
+
+
+def test_sample_larger_than_memory_is_refused_before_allocating() -> None:
+    with pytest.raises(ConfigError, match="GiB of memory available") as err:
+        gmm(dim=4096).sample(10**12, seed=0)
+    assert err.value.key == "n"
