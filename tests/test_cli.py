@@ -162,7 +162,9 @@ def test_train_info_plot(tmp_path: Path) -> None:
     ds = open_results(out)
     (cell,) = resolve_cells(load_spec(config))
     assert ds.attrs["config_sha256"] == cell.sha256
-    assert ds["tau_bias"].dims == ("pair", "weights") and "checkpoint" in ds["split_divergence"].dims
+    assert (
+        ds["tau_bias"].dims == ("pair", "weights") and "checkpoint" in ds["split_divergence"].dims
+    )
     info = runner.invoke(app, ["info", str(out)])
     assert info.exit_code == 0
     assert "tau_bias(pair, weights)" in info.output and "onsets" in info.output

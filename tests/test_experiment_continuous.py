@@ -80,12 +80,12 @@ def test_recorded_curves_equal_the_public_functions() -> None:
     for j, f in enumerate(rec.inputs):
         pop = np.mean(denoiser_distance(nets[a], rec.model, f.x_t, f.alpha_bar, kind="eps"))
         pair = np.mean(denoiser_distance(nets[a], nets[b], f.x_t, f.alpha_bar, kind="eps"))
-        assert ds.dist_pop.isel(network=a, weights=0, checkpoint=k, score_t=j).item() == pytest.approx(
-            pop, rel=1e-12
-        )
-        assert ds.pair_distance.isel(pair=0, weights=0, checkpoint=k, score_t=j).item() == pytest.approx(
-            pair, rel=1e-12
-        )
+        assert ds.dist_pop.isel(
+            network=a, weights=0, checkpoint=k, score_t=j
+        ).item() == pytest.approx(pop, rel=1e-12)
+        assert ds.pair_distance.isel(
+            pair=0, weights=0, checkpoint=k, score_t=j
+        ).item() == pytest.approx(pair, rel=1e-12)
 
     ds, rec, nets = run_and_keep(ExperimentConfig.from_dict(IMAGES), ImageRecorder)
     k = ds.sizes["checkpoint"] - 1

@@ -1,6 +1,7 @@
 """The ordering τ_bias < τ_test does not depend on the weights evaluated: one cell of the main
 job (runs/quick.toml: depth 3, n = 32, 3 content-disjoint pairs), raw weights and the averages
-of horizon 100 and 1000 steps from the same training runs. Slow (about 2 core-minutes)."""
+of horizon 100 and 1000 steps from the same training runs. Slow (7 min on the shared 2-core
+machine)."""
 
 from __future__ import annotations
 

@@ -49,8 +49,14 @@ def grid_dims(ds: xr.Dataset) -> list[str]:
 
 def iter_cells(ds: xr.Dataset) -> Iterator[tuple[str, xr.Dataset]]:
     """``(name, cell)`` for every grid point, ``name`` like ``n_train=64__depth=2`` (a single
-    ``("", ds)`` for a one-cell file)."""
+    ``("", ds)`` for a one-cell file), and for every ``weights`` (raw weights, each average)
+    when the file has more than one, so no figure averages curves of different weights."""
     dims = grid_dims(ds)
+    if "weights" in ds.dims:
+        if ds.sizes["weights"] == 1:
+            ds = ds.isel(weights=0)
+        else:
+            dims = [*dims, "weights"]
     if not dims:
         yield "", ds
         return

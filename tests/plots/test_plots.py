@@ -248,3 +248,49 @@ def test_analysis_scripts_draw_through_physgen_plots(tmp_path: Path) -> None:
     )
     assert out.stdout.split() == [str(png)]
     assert png.stat().st_size > 20_000
+
+
+def with_brackets() -> xr.Dataset:
+    """merged() with a weights dimension (raw, ema) and brackets / censoring on every onset."""
+    ds = xr.concat([merged(), merged() * 2], dim="weights").assign_coords(weights=["raw", "ema"])
+    for name in ("tau_bias", "tau_test", "tau_mem"):
+        tau = ds[name]
+        ds[f"{name}_lo"] = tau / 1.3
+        ds[f"{name}_hi"] = tau * 1.3
+        ds[f"{name}_censored"] = xr.zeros_like(tau, dtype=bool)
+    ds["tau_bias_lo"][..., 0] = 0.0  # the first checkpoint: no bar below
+    ds["tau_test_hi"][..., 1] = np.inf  # beyond the last: no bar above
+    ds["tau_test_censored"][..., 1] = True
+    return ds
+
+
+def test_phase_diagram_draws_brackets_and_censored_onsets(tmp_path: Path) -> None:
+    from physgen.plots.phase import _bracket
+
+    ds = with_brackets()
+    sub = ds.sel(depth=3, weights="raw")
+    tau, down, up, censored = _bracket(sub, "tau_test", "n_train")
+    np.testing.assert_allclose(down[:, 0], tau[:, 0] - tau[:, 0] / 1.3)
+    np.testing.assert_allclose(up[:, 0], 0.3 * tau[:, 0])
+    assert np.all(up[:, 1] == 0.0) and np.all(censored[:, 1]) and not censored[:, 0].any()
+    assert np.all(_bracket(sub, "tau_bias", "n_train")[1][:, 0] == 0.0)
+    # no brackets in the file: no bars, nothing censored
+    _, d0, u0, c0 = _bracket(merged().sel(depth=3), "tau_bias", "n_train")
+    assert not d0.any() and not u0.any() and not c0.any()
+    # one row of panels per weights
+    (two,) = phase_diagram(ds, tmp_path / "weights.png")
+    (one,) = phase_diagram(ds.sel(weights=["raw"]), tmp_path / "raw.png")
+    assert size(two)[1] > 1.8 * size(one)[1] and size(two)[0] == size(one)[0]
+
+
+def test_cells_are_drawn_per_weights() -> None:
+    """Per-cell figures never average curves of different weights: one cell per weights when
+    there are several, the weights dropped when there is one."""
+    from physgen.plots._layout import iter_cells
+
+    ds = with_brackets()
+    names = [name for name, _ in iter_cells(ds)]
+    assert len(names) == 3 * 2 * 2 and names[0] == "n_train=50__depth=3__weights=raw"
+    assert all("weights" not in cell.dims for _, cell in iter_cells(ds))
+    (name, one), *_ = iter_cells(ds.isel(weights=[0]))
+    assert "weights" not in name and "weights" not in one.dims
