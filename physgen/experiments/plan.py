@@ -19,6 +19,7 @@ memorisation onsets (:func:`memorisation_onsets`).
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -201,7 +202,7 @@ def memorisation_onsets(
     }
 
 
-class CellRecorder:
+class CellRecorder(ABC):
     """Base of the experiments: holds the cell (config, model, schedule, networks, checkpoint
     steps), the seeds of the frozen evaluation inputs and of the coupled samples, and the mask of
     checkpoints that get the sample-based diagnostics. Subclasses set the class attributes and
@@ -233,19 +234,22 @@ class CellRecorder:
 
     # -- what an experiment implements ---------------------------------------------------------
 
+    @abstractmethod
     def train_data(self, plan: NetworkPlan) -> np.ndarray:
         """Diffusion-space training data of network ``plan``: ``(n_train, *event_shape)``."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def evaluate(self, net: int, w: int, k: int, den: Any) -> None:
         """Record every diagnostic of network ``net``, weights ``w`` (index into
         ``self.weights``) at checkpoint ``k`` (denoiser ``den``)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def results(self) -> dict[str, Any]:
         """Every recorded array by its declared name (:mod:`physgen.experiments.schema`),
         the experiment's own coordinates included."""
-        raise NotImplementedError
+        ...
 
     def options(self) -> dict[str, Any]:
         """Choices recorded as ``physgen_<name>`` global attributes."""
