@@ -14,8 +14,8 @@ Sections::
     [diffusion]  T, schedule
     [net]        kind, width, layers, heads, ff, time_dim, dropout
     [train]      steps, batch_size, lr, lr_schedule, ema_decay, ema_warmup, eval_weights,
-                 n_checkpoints, checkpoint_ratio, checkpoint_window, device, threads
-    [metrics]    t_frac, loss_t_frac, n_eval, n_generate, …
+                 n_checkpoints, checkpoint_ratio, checkpoint_window, device, threads, p_uncond
+    [metrics]    t_frac, loss_t_frac, n_eval, n_generate, …, guidance_w, guidance_classes
 
 ``to_dict`` gives the fully resolved mapping (every default filled in); its canonical JSON and
 SHA-256 (:meth:`ExperimentConfig.sha256`) identify a cell on disk.
@@ -46,6 +46,7 @@ __all__ = [
     "NetConfig",
     "TrainConfig",
     "available_memory",
+    "check_guidance",
     "check_memory",
     "check_resources",
     "estimate_seconds",
@@ -215,9 +216,17 @@ class TrainConfig:
     checkpoint_ratio: float = 0.0
     checkpoint_window: tuple[int, ...] = ()
     extra_ema_decays: tuple[float, ...] = ()
+    # label dropout of class-conditional training (the guidance experiment): each minibatch
+    # row's class becomes the null class with this probability (physgen.train.label_dropout)
+    p_uncond: float = 0.1
 
     def validate(self, prefix: str = "train") -> None:
         _check(self.steps >= 1, f"{prefix}.steps", f"must be ≥ 1, got {self.steps}")
+        _check(
+            0.0 <= self.p_uncond < 1.0,
+            f"{prefix}.p_uncond",
+            f"must be a probability in [0, 1), got {self.p_uncond}",
+        )
         _check(self.batch_size >= 1, f"{prefix}.batch_size", f"must be ≥ 1, got {self.batch_size}")
         _check(self.lr > 0, f"{prefix}.lr", f"must be > 0, got {self.lr}")
         _check(0.0 <= self.ema_decay < 1.0, f"{prefix}.ema_decay", "must be in [0, 1)")
@@ -298,8 +307,24 @@ class MetricsConfig:
     # Coupled samples use ancestral DDPM on this many evenly respaced steps (DDIM with η = 1,
     # Nichol & Dhariwal's respacing); a value ≥ T is the paper's full T-step sampler.
     sample_steps: int = 100
+    # Classifier-free guidance weights: non-empty runs the guidance experiment (class-conditional
+    # training, every diagnostic of guided samples repeated per weight along the cell's
+    # ``guidance_w`` dimension; docs/guidance.md); any finite weight, negative ones included.
+    guidance_w: tuple[float, ...] = ()
+    # Classes requested for the guided samples, cycled over the samples; empty: every class.
+    guidance_classes: tuple[int, ...] = ()
 
     def validate(self, prefix: str = "metrics") -> None:
+        _check(
+            len(set(self.guidance_w)) == len(self.guidance_w),
+            f"{prefix}.guidance_w",
+            f"must be distinct weights, got {list(self.guidance_w)}",
+        )
+        _check(
+            not self.guidance_classes or bool(self.guidance_w),
+            f"{prefix}.guidance_classes",
+            "only applies with guidance (set metrics.guidance_w)",
+        )
         for name in ("t_frac", "loss_t_frac"):
             v = getattr(self, name)
             _check(0.0 < v <= 1.0, f"{prefix}.{name}", f"must be in (0, 1], got {v}")
@@ -368,6 +393,7 @@ class ExperimentConfig:
         _check(self.seed >= 0, "seed", f"must be an integer ≥ 0, got {self.seed}")
         model = self.model.build()
         check_model(model)
+        check_guidance(self, model)
         check_resources(self, model)
         return model
 
@@ -382,6 +408,8 @@ class ExperimentConfig:
         d["train"]["eval_weights"] = list(d["train"]["eval_weights"])
         d["train"]["checkpoint_window"] = list(d["train"]["checkpoint_window"])
         d["train"]["extra_ema_decays"] = list(d["train"]["extra_ema_decays"])
+        d["metrics"]["guidance_w"] = list(d["metrics"]["guidance_w"])
+        d["metrics"]["guidance_classes"] = list(d["metrics"]["guidance_classes"])
         return d
 
     def to_json(self) -> str:
@@ -490,6 +518,38 @@ def estimate_seconds(cfg: ExperimentConfig, model: Any) -> float:
     networks = 2 * cfg.data.n_pairs + 2 * cfg.data.n_seed_pairs
     flop = 6 * params * cfg.train.batch_size * positions * cfg.train.steps * networks
     return _as_float(flop) / FLOPS
+
+
+def check_guidance(cfg: ExperimentConfig, model: Any) -> None:
+    """With ``metrics.guidance_w`` set: the model must have classes (``n_classes > 0``), be a
+    tree model (the guidance experiment, :mod:`physgen.experiments.guidance`) and every
+    ``metrics.guidance_classes`` must be one of its classes; a :class:`ConfigError` naming the
+    key otherwise."""
+    m = cfg.metrics
+    if not m.guidance_w:
+        return
+    from physgen.experiments import experiment_kind
+    from physgen.models.conditional import n_classes_of
+
+    n_classes = n_classes_of(model)
+    name = cfg.model.name
+    _check(
+        n_classes > 0,
+        "metrics.guidance_w",
+        f"guidance needs a class-conditional model; model {name!r} has no classes",
+    )
+    kind = experiment_kind(model)
+    _check(
+        kind == "tree",
+        "metrics.guidance_w",
+        f"the guidance experiment runs on tree models; model {name!r} is a {kind} model",
+    )
+    for c in m.guidance_classes:
+        _check(
+            0 <= c < n_classes,
+            "metrics.guidance_classes",
+            f"class {c} out of range: model {name!r} has classes 0 … {n_classes - 1}",
+        )
 
 
 def check_resources(cfg: ExperimentConfig, model: Any) -> None:

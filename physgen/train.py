@@ -351,7 +351,7 @@ def train(
     callback: Callable[[int, NetDenoiser], None] | None = None,
     on_checkpoint: Callable[[int, dict[str, NetDenoiser]], None] | None = None,
     classes: np.ndarray | None = None,
-    p_uncond: float = 0.1,
+    p_uncond: float | None = None,
 ) -> TrainResult:
     """Train ``net`` on ``x0`` (shape ``(n, *event_shape)``, diffusion space) for ``cfg.steps``
     updates; see the module docstring for the objective, schedule, average and randomness.
@@ -365,9 +365,11 @@ def train(
     on ``cfg.threads`` threads during training (:func:`physgen.threads.pinned_threads`).
 
     ``classes`` ``(n,)`` int, with a conditional network: train with label dropout of rate
-    ``p_uncond`` (module docstring).
+    ``p_uncond`` (default ``cfg.p_uncond``; module docstring).
     """
     x = _check_data(x0, loss)
+    if p_uncond is None:
+        p_uncond = cfg.p_uncond
     labels = None if classes is None else _check_classes(net, classes, x.shape[0], p_uncond)
     device = resolve_device(cfg.device)
     with pinned_threads(cfg.threads):

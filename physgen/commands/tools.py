@@ -206,7 +206,9 @@ def plot_cmd(
     kind: Annotated[
         list[str] | None,
         typer.Option(
-            "--kind", "-k", help="phase_diagram, curves, kl_time, quadruplets (default: all)."
+            "--kind",
+            "-k",
+            help="phase_diagram, curves, kl_time, quadruplets, guidance (default: all).",
         ),
     ] = None,
 ) -> None:

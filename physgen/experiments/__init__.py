@@ -11,7 +11,9 @@ The data model is built once, and the experiment is chosen by what the model pro
 (:data:`EXPERIMENTS`, the protocols of :mod:`physgen.models.base`): a token model with a tree
 oracle (:class:`~physgen.models.base.TreeModel`) runs :mod:`physgen.experiments.tree`, a vector
 model (event shape ``(d,)``) :mod:`physgen.experiments.vectors`, an image model (``(C, H, W)``)
-:mod:`physgen.experiments.images`. A model that lacks what its experiment needs is rejected
+:mod:`physgen.experiments.images`. A tree model with ``metrics.guidance_w`` set runs the
+guidance experiment, :mod:`physgen.experiments.guidance` (class-conditional training and
+classifier-free guidance). A model that lacks what its experiment needs is rejected
 before anything runs, with one line naming what is missing (:func:`check_model`). The skeleton
 they share is :mod:`physgen.experiments.plan`; docs/experiments.md says how to add a curve or an
 experiment.
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
     from physgen.config import ExperimentConfig
 
-__all__ = ["EXPERIMENTS", "check_model", "experiment_kind", "run_experiment"]
+__all__ = ["EXPERIMENTS", "check_model", "experiment_kind", "experiment_of", "run_experiment"]
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -47,6 +49,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "tree": ("TreeModel", "TreeRecorder"),
     "vectors": ("VectorModel", "VectorRecorder"),
     "images": ("ImageModel", "ImageRecorder"),
+    "guidance": ("TreeModel", "GuidanceRecorder"),
 }
 """Experiment name (module ``physgen.experiments.<name>``) → the protocol of
 :mod:`physgen.models.base` its model must satisfy and the module's
@@ -69,6 +72,13 @@ def experiment_kind(model: Any) -> str:
         f"{type(model).__name__} has event shape {shape}: an experiment needs tokens "
         "(vocab_size set), vectors (d,) or images (C, H, W)",
     )
+
+
+def experiment_of(cfg: ExperimentConfig, model: Any) -> str:
+    """The experiment a cell runs: ``"guidance"`` when ``metrics.guidance_w`` is set (a tree
+    model with classes, checked by :func:`physgen.config.check_guidance`), else the model's
+    :func:`experiment_kind`."""
+    return "guidance" if cfg.metrics.guidance_w else experiment_kind(model)
 
 
 def check_model(model: Any) -> str:
@@ -99,7 +109,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: ProgressFn | None = None)
     from physgen.threads import pinned_threads
 
     model = cfg.validate()  # the one build of the model in this cell, checked against its protocol
-    kind = experiment_kind(model)
+    kind = experiment_of(cfg, model)
     recorder = getattr(import_module(f"physgen.experiments.{kind}"), EXPERIMENTS[kind][1])
     with pinned_threads(cfg.train.threads):
         return run_cell(cfg, model, recorder, progress)

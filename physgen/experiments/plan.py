@@ -175,10 +175,15 @@ def onset_values(name: str, onset: Any) -> dict[str, np.ndarray]:
 
 
 def memorisation_onsets(
-    steps: np.ndarray, pairs: Pairs, fraction: np.ndarray, stderr: np.ndarray, floor: np.ndarray
+    steps: np.ndarray,
+    pairs: Pairs,
+    fraction: np.ndarray,
+    stderr: np.ndarray,
+    floor: np.ndarray,
+    name: str = "tau_mem",
 ) -> dict[str, np.ndarray]:
-    """``tau_mem`` per pair (mean fraction, standard error of the mean, mean floor) and
-    ``tau_mem_net`` per network, with brackets and censoring, by
+    """``name`` (``tau_mem``) per pair (mean fraction, standard error of the mean, mean floor)
+    and ``<name>_net`` per network, with brackets and censoring, by
     :func:`physgen.metrics.onsets.memorisation_bracketed`.
 
     ``fraction``, ``stderr``: ``(n_network, n_weights, n_checkpoint)`` (any middle axes);
@@ -190,7 +195,7 @@ def memorisation_onsets(
     floor = np.asarray(floor, dtype=np.float64).reshape(-1, *[1] * (rank - 1))
     return {
         **onset_values(
-            "tau_mem",
+            name,
             memorisation_bracketed(
                 steps,
                 pair_mean(fraction, pairs),
@@ -198,7 +203,7 @@ def memorisation_onsets(
                 pair_mean(floor, pairs),
             ),
         ),
-        **onset_values("tau_mem_net", memorisation_bracketed(steps, fraction, stderr, floor)),
+        **onset_values(f"{name}_net", memorisation_bracketed(steps, fraction, stderr, floor)),
     }
 
 
@@ -251,6 +256,12 @@ class CellRecorder(ABC):
         the experiment's own coordinates included."""
         ...
 
+    def train_classes(self, plan: NetworkPlan) -> np.ndarray | None:
+        """Class of each training point of network ``plan`` (int ``(n_train,)``) for
+        class-conditional training with label dropout (``train.p_uncond``), or ``None`` (the
+        default) for an unconditional network."""
+        return None
+
     def options(self) -> dict[str, Any]:
         """Choices recorded as ``physgen_<name>`` global attributes."""
         t = self.cfg.train
@@ -276,10 +287,11 @@ class CellRecorder(ABC):
         }
         return {n: np.full([known[d] for d in VARIABLES[n].dims], np.nan) for n in names}
 
-    def generate(self, den: Any) -> np.ndarray:
+    def generate(self, den: Any, classes: np.ndarray | None = None) -> np.ndarray:
         """``metrics.n_generate`` samples of ``den`` (diffusion space) from the cell's sampling
         seed: every network and checkpoint sees the same ``x_T`` and noise, so the samples of two
-        networks are coupled (:func:`physgen.diffusion.coupled_sample`)."""
+        networks are coupled (:func:`physgen.diffusion.coupled_sample`); ``classes``
+        (``(n_generate,)``, optional) are the classes the samples are requested with."""
         from physgen.diffusion import coupled_sample
 
         m = self.cfg.metrics
@@ -289,7 +301,7 @@ class CellRecorder(ABC):
         else:
             options = {"sampler": "ddpm"}
         return coupled_sample(
-            [den], self.schedule, m.n_generate, shape, self.sample_seed, **options
+            [den], self.schedule, m.n_generate, shape, self.sample_seed, classes=classes, **options
         )[0]
 
     def memorisation(
@@ -318,12 +330,15 @@ def train_networks(
     cell: CellPlan,
     *,
     data_of: Callable[[NetworkPlan], np.ndarray],
+    classes_of: Callable[[NetworkPlan], np.ndarray | None] = lambda plan: None,
     loss: str,
     evaluate: Callable[[int, int, int, Any], None],
     progress: ProgressFn | None = None,
 ) -> None:
     """Train every network of ``cell`` on ``data_of(plan)`` (diffusion-space training data,
-    ``(n_train, *event_shape)``) with ``loss``, calling ``evaluate(network_index,
+    ``(n_train, *event_shape)``) with ``loss`` — class-conditionally, with label dropout
+    ``train.p_uncond``, where ``classes_of(plan)`` gives the classes of those points (the
+    network then has the model's ``n_classes``) — calling ``evaluate(network_index,
     weights_index, checkpoint_index, denoiser)`` at each checkpoint for each of
     ``cell.weights`` and ``progress(done, total, message)`` after it (``total`` = networks ×
     checkpoints)."""
@@ -342,7 +357,9 @@ def train_networks(
             if progress is not None:
                 progress(done, total, f"network {plan.index} ({plan.role}), step {step}")
 
-        net = build_net(cfg.net, cell.model, seed=plan.seed)
+        classes = classes_of(plan)
+        n_classes = 0 if classes is None else int(cell.model.n_classes)
+        net = build_net(cfg.net, cell.model, seed=plan.seed, n_classes=n_classes)
         train(
             net,
             data_of(plan),
@@ -351,6 +368,7 @@ def train_networks(
             loss=loss,  # type: ignore[arg-type]
             seed=plan.seed,
             on_checkpoint=on_checkpoint,
+            classes=classes,
         )
 
 
@@ -403,6 +421,7 @@ def run_cell(
         cfg,
         cell,
         data_of=rec.train_data,
+        classes_of=rec.train_classes,
         loss=rec.loss,
         evaluate=rec.evaluate,
         progress=progress,

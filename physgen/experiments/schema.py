@@ -53,7 +53,7 @@ __all__ = [
     "variables_markdown",
 ]
 
-EXPERIMENTS = ("tree", "vectors", "images")
+EXPERIMENTS = ("tree", "vectors", "images", "guidance")
 """The experiments of :mod:`physgen.experiments`, by the model protocol they require."""
 
 
@@ -77,8 +77,9 @@ class Variable:
         return {"long_name": self.long_name, "units": self.units, "description": self.description}
 
 
-_ALL = EXPERIMENTS
-_T, _V, _I = ("tree",), ("vectors",), ("images",)
+_ALL = ("tree", "vectors", "images")
+_T, _V, _I, _G = ("tree",), ("vectors",), ("images",), ("guidance",)
+_TG = ("tree", "guidance")
 _VI = ("vectors", "images")
 _NATS = " In nats (natural-log information units)."
 _STEPS = " A training step (optimiser steps); NaN when not reached inside the run."
@@ -91,6 +92,8 @@ _PAIR_MEAN = " Pair-level: computed from the average of the pair's two networks'
 _NC = ("network", "weights", "checkpoint")
 _PC = ("pair", "weights", "checkpoint")
 _SC = ("seed_pair", "weights", "checkpoint")
+_NGC = ("network", "weights", "guidance_w", "checkpoint")
+_PGC = ("pair", "weights", "guidance_w", "checkpoint")
 _M = "physgen.metrics."
 _D = (
     " Mean over inputs and coordinates of the squared difference of the noise predictions"
@@ -166,14 +169,14 @@ _DECLARATIONS: tuple[Variable, ...] = (
         ("checkpoint",),
         "checkpoint index",
         "Index of a training checkpoint (0 = first); its optimiser step is the coordinate step.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "step",
         ("checkpoint",),
         "training step",
         "Optimiser step of the checkpoint (log-spaced, 1-based; a count of optimiser steps).",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "network", ("network",), "network index", "Index of a trained network of this cell.", _ALL
@@ -183,7 +186,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         ("network",),
         "training split",
         "Index of the disjoint training split (data protocol block) the network trained on.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "role",
@@ -192,28 +195,28 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "'A' or 'B' for the two members of a disjoint "
         "pair, 'seed' for the second replicate of a same-split seed pair (its partner is the "
         "replicate-0 network of that split).",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "replicate",
         ("network",),
         "replicate",
         "Replicate (seed) index of the network on its split (0 = pair member).",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "net_seed",
         ("network",),
         "network seed",
         "Seed of the network's initialisation and batches.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "pair",
         ("pair",),
         "disjoint pair index",
         "Index of a pair (A, B) trained on disjoint splits.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord("pair_a", ("pair",), "network A of pair", "Network index of the pair's member A.", _ALL),
     _coord("pair_b", ("pair",), "network B of pair", "Network index of the pair's member B.", _ALL),
@@ -222,21 +225,21 @@ _DECLARATIONS: tuple[Variable, ...] = (
         ("seed_pair",),
         "seed pair index",
         "Index of a pair of networks trained on one split with two seeds.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "seed_pair_a",
         ("seed_pair",),
         "first network of seed pair",
         "Network index of the first seed.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "seed_pair_b",
         ("seed_pair",),
         "second network of seed pair",
         "Network index of the second seed.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "weights",
@@ -245,14 +248,14 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "Which weights a checkpoint evaluates (physgen.train.weight_decays): 'raw' (the "
         "optimiser's), 'ema' (the weight average of train.ema_decay), 'ema_<decay>' (the extra "
         "averages of train.extra_ema_decays).",
-        _ALL,
+        EXPERIMENTS,
     ),
     _coord(
         "weights_decay",
         ("weights",),
         "decay of the weight average",
         "Decay gamma of the average (0 for the raw weights); its horizon is 1/(1 - gamma) steps.",
-        _ALL,
+        EXPERIMENTS,
     ),
     _var(
         "init_weight",
@@ -261,7 +264,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "Share prod_j gamma_j of the random initial weights still in the weights at the "
         "checkpoint (0 for the raw weights); a checkpoint where it exceeds 1 % is outside the "
         "valid range of tau_bias.",
-        _ALL,
+        EXPERIMENTS,
         "physgen.train.init_weight",
     ),
     # ---- tree experiment coordinates ------------------------------------------------------------
@@ -273,7 +276,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "exact tree, k = L root-mediated correlations only); for validity, the tree level d of "
         "the parent nodes (0 = root). Integer labels 0..L; a merged sweep over depths spans "
         "0..max L with NaN data beyond a cell's own depth.",
-        _T,
+        _TG,
     ),
     _coord(
         "kl_t",
@@ -305,8 +308,9 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "training loss",
         "Per-token cross-entropy on the network's own "
         "training split with (t, noise) drawn once per sequence (t ~ U{1..T}) and frozen across "
-        "checkpoints." + _NATS,
-        _T,
+        "checkpoints. In the guidance experiment conditional on each sequence's root class."
+        + _NATS,
+        _TG,
         _M + "losses.denoising_loss",
     ),
     _var(
@@ -314,8 +318,9 @@ _DECLARATIONS: tuple[Variable, ...] = (
         _NC,
         "test loss",
         "Per-token cross-entropy on held-out test sequences with "
-        "frozen (t, noise), t ~ U{1..T}. Its argmin is tau_test." + _NATS,
-        _T,
+        "frozen (t, noise), t ~ U{1..T}. Its argmin is tau_test. In the guidance experiment "
+        "conditional on each sequence's root class (w = 0)." + _NATS,
+        _TG,
         _M + "losses.denoising_loss",
     ),
     _var(
@@ -324,7 +329,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "standard error of the test loss",
         "Standard error of test_loss over the frozen test sequences (one (t, noise) draw each)."
         + _NATS,
-        _T,
+        _TG,
         _M + "divergence.nested_mean_se",
     ),
     _var(
@@ -361,8 +366,9 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "model-oracle ladder on test inputs",
         "D_k = E KL(BP_k("
         "x_t) || model(x_t)), summed over tokens and symbols, averaged over frozen noised test "
-        "sequences at t = t_frac T." + _NATS,
-        _T,
+        "sequences at t = t_frac T. In the guidance experiment of the network's unconditional "
+        "branch (null class) against the unconditional oracles." + _NATS,
+        _TG,
         _M + "oracle.oracle_ladder",
     ),
     _var(
@@ -380,7 +386,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "E KL(BP_0(x_t) || BP_k(x_t)) on "
         "the frozen test inputs at t = t_frac T. Its value at k = L is the threshold of the "
         "'learned' bias rule." + _NATS,
-        _T,
+        _TG,
         _M + "oracle.oracle_gaps",
     ),
     _var(
@@ -426,7 +432,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "E KL(BP_0(x_t) || site-only predictor) on the frozen test inputs at t = t_frac T: the "
         "D_0 of a network that knows only single-site statistics; the absolute threshold of the "
         "'progress' bias rule." + _NATS,
-        _T,
+        _TG,
         _M + "oracle.site_only_kl",
     ),
     _var(
@@ -643,7 +649,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "Memorised fraction of "
         "fresh true samples against the network's training split plus two bootstrap standard "
         "errors: the chance level that tau_mem must exceed.",
-        _ALL,
+        EXPERIMENTS,
         _M + "onsets.memorisation_floor",
     ),
     # ---- onsets ---------------------------------------------------------------------------------
@@ -675,7 +681,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "test-loss minimum",
         "Checkpoint step of the minimum of the test loss (the test ε-MSE for vectors and "
         "images): the early-stopping point." + _ONSET + _PAIR_MEAN,
-        _ALL,
+        EXPERIMENTS,
         _M + "onsets.argmin_bracketed",
     ),
     *_onset(
@@ -737,6 +743,185 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "the denominator of n_bias_before_test.",
         _T,
         _M + "onsets.count_before",
+    ),
+    # ---- guidance experiment ----------------------------------------------------------------------
+    _coord(
+        "guidance_w",
+        ("guidance_w",),
+        "guidance weight w",
+        "Classifier-free guidance weight w of metrics.guidance_w: the guided denoiser is "
+        "(1 + w) x0_hat(x_t | c) - w x0_hat(x_t | null) (physgen.guidance.GuidedDenoiser); "
+        "w = 0 is the conditional denoiser. Every guided diagnostic is repeated per w on the "
+        "same trained networks.",
+        _G,
+    ),
+    _var(
+        "guided_divergence",
+        _PGC,
+        "sample-split divergence S of the guided denoisers",
+        "S_w = E KL(x0_hat_w^A(x_t | c) || x0_hat_w^B(x_t | c)) for the networks of a disjoint "
+        "pair on the shared frozen test inputs at t = t_frac T, c the root class of each test "
+        "sequence. The guided x0_hat leaves the simplex for w > 0; like every KL of physgen it "
+        "is taken after clipping at 1e-8 and renormalising per position, which at w = 0 is the "
+        "conditional S. Its argmin is tau_bias_guided." + _NATS,
+        _G,
+        _M + "divergence.item_divergence",
+    ),
+    _var(
+        "guided_divergence_se",
+        _PGC,
+        "standard error of guided S",
+        "Standard error of guided_divergence over the frozen test inputs." + _NATS,
+        _G,
+        _M + "divergence.nested_mean_se",
+    ),
+    _var(
+        "guided_nn_divergence",
+        _NGC,
+        "NN divergence of guided samples",
+        "KL(P_gen || P_test) of the histograms of nearest-neighbour Hamming distances to the "
+        "network's training split: metrics.n_generate coupled guided samples (classes "
+        "metrics.guidance_classes, or all classes, cycled) against as many fresh test sequences."
+        + _NATS,
+        _G,
+        _M + "neighbours.nn_divergence",
+    ),
+    _var(
+        "guided_memorised_fraction",
+        _NGC,
+        "memorised fraction of guided samples",
+        "Fraction of the guided samples whose nearest training sequence is closer than a third "
+        "of the second nearest (d1/d2 < 1/3, Hamming), against the network's training split.",
+        _G,
+        _M + "neighbours.memorised_fraction",
+    ),
+    _var(
+        "guided_memorised_fraction_se",
+        _NGC,
+        "standard error of the guided memorised fraction",
+        "Bootstrap standard error of guided_memorised_fraction.",
+        _G,
+        _M + "neighbours.memorised_fraction",
+    ),
+    _var(
+        "guided_valid_fraction",
+        _NGC,
+        "valid fraction of guided samples",
+        "Fraction of the guided samples that are valid sequences of the grammar (field "
+        "validity).",
+        _G,
+        _M + "guidance.tree_guidance_diagnostics",
+    ),
+    _var(
+        "guided_class_accuracy",
+        _NGC,
+        "class accuracy of guided samples",
+        "Among the valid guided samples, the fraction whose parsed root class is the requested "
+        "class (field accuracy).",
+        _G,
+        _M + "guidance.tree_guidance_diagnostics",
+    ),
+    _var(
+        "guided_leaf_entropy",
+        _NGC,
+        "leaf-marginal entropy of guided samples",
+        "Entropy of the empirical single-site marginals of the guided samples, mean over "
+        "positions (field leaf_entropy)." + _NATS,
+        _G,
+        _M + "guidance.tree_guidance_diagnostics",
+    ),
+    _var(
+        "guided_distinct",
+        _NGC,
+        "distinct guided samples",
+        "Number of distinct sequences among the metrics.n_generate guided samples (a count; "
+        "field n_distinct).",
+        _G,
+        _M + "guidance.tree_guidance_diagnostics",
+    ),
+    _var(
+        "guided_ce_excess",
+        _NGC,
+        "excess cross-entropy of guided samples",
+        "-mean log p(x | c) - mean H(x | c) over the valid guided samples of the requested class "
+        "(field ce_excess): 0 in expectation for exact conditional samples, negative when the "
+        "samples concentrate on likely sequences (or on copies of training sequences)." + _NATS,
+        _G,
+        _M + "guidance.tree_guidance_diagnostics",
+    ),
+    *_onset(
+        "tau_bias_guided",
+        ("pair", "weights", "guidance_w"),
+        "onset of biased generalisation under guidance",
+        "tau_bias of the guided divergence guided_divergence at each w, by the rule of tau_bias "
+        "(attr physgen_bias_rule); whether a network has learned is read from its unconditional "
+        "branch's D_0 (ladder_test at level 0), which does not depend on w." + _ONSET,
+        _G,
+        _M + "onsets.bias_onset_bracketed",
+    ),
+    *_onset(
+        "tau_mem_guided",
+        ("pair", "weights", "guidance_w"),
+        "onset of memorisation of guided samples",
+        "tau_mem of guided_memorised_fraction at each w against memorised_floor."
+        + _ONSET
+        + _PAIR_MEAN,
+        _G,
+        _M + "onsets.memorisation_bracketed",
+    ),
+    *_onset(
+        "tau_mem_guided_net",
+        ("network", "weights", "guidance_w"),
+        "onset of memorisation of guided samples per network",
+        "tau_mem_guided of each network." + _ONSET,
+        _G,
+        _M + "onsets.memorisation_bracketed",
+    ),
+    _var(
+        "n_bias_before_test_guided",
+        ("weights", "guidance_w"),
+        "pairs with tau_bias_guided < tau_test beyond resolution",
+        "n_bias_before_test with tau_bias_guided at each w (a count).",
+        _G,
+        _M + "onsets.count_before",
+    ),
+    _var(
+        "n_bias_test_measured_guided",
+        ("weights", "guidance_w"),
+        "pairs with tau_bias_guided and tau_test measured",
+        "Pairs whose tau_bias_guided and tau_test are both uncensored (a count): the "
+        "denominator of n_bias_before_test_guided.",
+        _G,
+        _M + "onsets.count_before",
+    ),
+    *(
+        _var(
+            f"exact_{field}",
+            ("guidance_w",),
+            f"{what} of exact guided samples",
+            f"The {what} (field {tree_field} of the guidance diagnostics) of metrics.n_generate "
+            "samples of the exact guided BP denoiser (GuidedDenoiser of the tree model, no "
+            "training) drawn with the cell's sampler, seed and classes: the reference of what "
+            "guidance does with exact scores." + unit,
+            _G,
+            _M + "guidance.tree_guidance_diagnostics",
+        )
+        for field, tree_field, what, unit in (
+            ("valid_fraction", "validity", "valid fraction", ""),
+            ("class_accuracy", "accuracy", "class accuracy", ""),
+            ("leaf_entropy", "leaf_entropy", "leaf-marginal entropy", _NATS),
+            ("distinct", "n_distinct", "number of distinct samples", " A count."),
+            ("ce_excess", "ce_excess", "excess cross-entropy", _NATS),
+            ("kl_plugin", "kl_plugin_valid", "plug-in KL to p(x | c) (biased high)", _NATS),
+        )
+    ),
+    _var(
+        "exact_ce_excess_se",
+        ("guidance_w",),
+        "standard error of the exact excess cross-entropy",
+        "Standard error of exact_ce_excess over its samples." + _NATS,
+        _G,
+        _M + "divergence.nested_mean_se",
     ),
     # ---- vectors and images: ε-MSE losses --------------------------------------------------------
     _var(

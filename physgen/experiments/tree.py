@@ -75,7 +75,15 @@ from physgen.experiments.plan import (
 from physgen.metrics.onsets import Onset
 from physgen.rng import stream
 
-__all__ = ["BIAS_PROGRESS", "INIT_WEIGHT_MAX", "TreeRecorder", "bias_onsets"]
+__all__ = [
+    "BIAS_PROGRESS",
+    "INIT_WEIGHT_MAX",
+    "FrozenInputs",
+    "TreeRecorder",
+    "bias_onsets",
+    "frozen_inputs",
+    "step_of",
+]
 
 _STEP_CURVES = (
     "train_loss",
@@ -114,13 +122,13 @@ INIT_WEIGHT_MAX = 0.01
 of the random initial weights (:func:`physgen.train.init_weight`)."""
 
 
-def _step_of(frac: float, T: int) -> int:
+def step_of(frac: float, T: int) -> int:
     """The diffusion step nearest to ``frac · T``, at least 1."""
     return max(1, min(T, round(frac * T)))
 
 
 @dataclass
-class _Inputs:
+class FrozenInputs:
     """Frozen evaluation inputs of one item set (test set, or one training split).
 
     ``tokens``: ``(m, N)``; ``x0``: ``(m, N, q)`` one-hot; ``loss``: frozen noise with random t;
@@ -136,16 +144,19 @@ class _Inputs:
     bp_crit: np.ndarray
 
 
-def _frozen_inputs(
+def frozen_inputs(
     model: Any, tokens: np.ndarray, schedule: Any, seed: int, t_c: int, t_l: int
-) -> _Inputs:
+) -> FrozenInputs:
+    """The frozen evaluation inputs of ``tokens`` ``(m, N)`` from ``seed``: the loss noise at
+    random steps, the same items noised at ``t_c`` and at ``t_l``, and the oracle outputs at
+    ``t_c``."""
     from physgen.metrics import frozen_noise, oracle_outputs
 
     x0 = model.encode(tokens)
     loss = frozen_noise(x0, schedule, seed)
     crit = frozen_noise(x0, schedule, seed, t_c)
     decomp = frozen_noise(x0, schedule, seed, t_l)
-    return _Inputs(tokens, x0, loss, crit, decomp, oracle_outputs(model, crit.x_t, crit.alpha_bar))
+    return FrozenInputs(tokens, x0, loss, crit, decomp, oracle_outputs(model, crit.x_t, crit.alpha_bar))
 
 
 class TreeRecorder(CellRecorder):
@@ -171,27 +182,27 @@ class TreeRecorder(CellRecorder):
         model, schedule, protocol = cell.model, cell.schedule, cell.protocol
         T, L, N = schedule.T, model.depth, model.event_shape[0]
         self.L, self.N = L, N
-        self.t_c, self.t_l = _step_of(m.t_frac, T), _step_of(m.loss_t_frac, T)
+        self.t_c, self.t_l = step_of(m.t_frac, T), step_of(m.loss_t_frac, T)
         self.t_grid = np.unique(
             np.rint(np.linspace(0, T, m.kl_t_points + 1)[1:]).astype(np.int64).clip(1, T)
         )
-        self.uturn_t = np.unique([_step_of(f, T) for f in m.uturn_t_fracs]).astype(np.int64)
+        self.uturn_t = np.unique([step_of(f, T) for f in m.uturn_t_fracs]).astype(np.int64)
         self.bins = hamming_bins(N)
 
         test = np.asarray(protocol.test_set())
         n_eval = min(m.n_eval, test.shape[0])
-        self.test = _frozen_inputs(
+        self.test = frozen_inputs(
             model, test[:n_eval], schedule, self.eval_seed, self.t_c, self.t_l
         )
         self.fresh = test[: min(m.n_generate, test.shape[0])]
         self.kl_x0 = self.test.x0[: m.n_generate]
         self.uturn_test = test[: min(m.uturn_starts, test.shape[0])]
         self.train_tokens: dict[int, np.ndarray] = {}
-        self.train_inputs: dict[int, _Inputs] = {}
+        self.train_inputs: dict[int, FrozenInputs] = {}
         for split in sorted({p.split for p in self.nets}):
             tokens = np.asarray(protocol.split(split))
             self.train_tokens[split] = tokens
-            self.train_inputs[split] = _frozen_inputs(
+            self.train_inputs[split] = frozen_inputs(
                 model,
                 tokens[:n_eval],
                 schedule,

@@ -8,6 +8,8 @@ per cell get the cell's name appended to ``out``:
   the training-set size, one panel per depth (or dimension);
 * :func:`curves` — losses, S, the D_k ladder and the NN divergence along training, per cell;
 * :func:`kl_time` — KL(BP_0 ‖ BP_k)(t) and KL(BP_0 ‖ model)(t) along diffusion time, per cell;
+* :func:`guidance` — τ_bias, memorisation and S of guided networks against the guidance
+  weight w, beside the exact guided process (the guidance experiment);
 * :func:`quadruplets` — coupled image samples with their nearest training images, per cell
   (:func:`quadruplet_figure` draws them from plain arrays).
 
@@ -35,6 +37,7 @@ from physgen.plots.figures import (
     draw_figures_or_warn,
     figure_function,
 )
+from physgen.plots.guidance import guidance
 from physgen.plots.images import quadruplet_figure, quadruplets
 from physgen.plots.kl_time import kl_time
 from physgen.plots.phase import phase_diagram
@@ -46,6 +49,7 @@ __all__ = [
     "draw_figures",
     "draw_figures_or_warn",
     "figure_function",
+    "guidance",
     "kl_time",
     "phase_diagram",
     "quadruplet_figure",

@@ -18,6 +18,7 @@ import xarray as xr
 
 from physgen.errors import PhysgenError
 from physgen.plots.curves import curves
+from physgen.plots.guidance import guidance
 from physgen.plots.images import quadruplets
 from physgen.plots.kl_time import kl_time
 from physgen.plots.phase import phase_diagram
@@ -32,6 +33,7 @@ FIGURES: dict[str, tuple[FigureFn, str]] = {
     "curves": (curves, "curves.png"),
     "kl_time": (kl_time, "kl_time.png"),
     "quadruplets": (quadruplets, "quadruplets.png"),
+    "guidance": (guidance, "guidance.png"),
 }
 
 

@@ -80,10 +80,11 @@ def set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
 
 
 def cell_mapping(spec: SweepSpec, index: tuple[int, ...]) -> dict[str, Any]:
-    """The experiment mapping of the cell at grid position ``index``."""
+    """The experiment mapping of the cell at grid position ``index`` (an inner axis,
+    :data:`physgen.sweep.spec.INNER_AXES`, sets a one-element list)."""
     mapping = copy.deepcopy(spec.base)
     for axis, i in zip(spec.axes, index, strict=True):
-        set_dotted(mapping, axis.key, axis.values[i])
+        set_dotted(mapping, axis.key, [axis.values[i]] if axis.inner else axis.values[i])
         for key, values in axis.linked.items():
             set_dotted(mapping, key, values[i])
     return mapping

@@ -104,7 +104,8 @@ def run_sweep(
     ``on_start(n_pending, n_cells)``, ``on_cell(cell, seconds)`` and ``on_progress(cell, done,
     total, message)`` (checkpoints inside a running cell) report progress; ``on_message`` gets
     one-line notes. ``plot`` (default: the spec's ``sweep.plot``) draws
-    ``out/phase_diagram.png`` after merging. A folder that belongs to another spec is an error
+    ``out/phase_diagram.png`` (and, for the guidance experiment, ``out/guidance.png``) after
+    merging. A folder that belongs to another spec is an error
     unless ``overwrite``.
 
     Everything that can be checked is checked before the folder is touched: every cell's
@@ -144,7 +145,9 @@ def run_sweep(
                 from physgen.plots import draw_figures_or_warn
 
                 # the results are on disk: a figure that cannot be drawn is only a warning
-                result.figures = draw_figures_or_warn(merged, store.root, ("phase_diagram",))
+                result.figures = draw_figures_or_warn(
+                    merged, store.root, ("phase_diagram", "guidance")
+                )
     return result
 
 

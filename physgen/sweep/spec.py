@@ -56,6 +56,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = [
+    "INNER_AXES",
     "RESERVED_DIMS",
     "Axis",
     "ExecutorSpec",
@@ -72,6 +73,10 @@ Scalar = int | float | str | bool
 RESERVED_DIMS = reserved_dims()
 _SECTIONS = tuple(ExperimentConfig.__dataclass_fields__)
 _RESERVED_TABLES = ("sweep", "grid", "link", "executor")
+#: Config keys holding a list that a cell evaluates along its own dimension (the guidance
+#: weights, dimension ``guidance_w``). A grid axis over one gives each cell a one-element list
+#: and the cells merge along that same dimension (no dimension is added to a cell).
+INNER_AXES: dict[str, str] = {"metrics.guidance_w": "guidance_w"}
 
 
 @dataclass(frozen=True)
@@ -109,10 +114,19 @@ class Axis:
     linked: dict[str, tuple[Scalar, ...]] = field(default_factory=dict)
 
     @property
+    def inner(self) -> bool:
+        """Whether the axis sets a key that a cell evaluates along its own dimension
+        (:data:`INNER_AXES`)."""
+        return self.key in INNER_AXES
+
+    @property
     def dim(self) -> str:
-        """Name of the dimension in the results: the last component of :attr:`key`, or the
-        whole key with ``_`` for ``.`` when that component names a variable a cell records
-        (``section.name`` → ``section_name``)."""
+        """Name of the dimension in the results: the cell's own dimension of an inner axis
+        (:data:`INNER_AXES`); otherwise the last component of :attr:`key`, or the whole key with
+        ``_`` for ``.`` when that component names a variable a cell records (``section.name`` →
+        ``section_name``)."""
+        if self.inner:
+            return INNER_AXES[self.key]
         last = self.key.rsplit(".", 1)[-1]
         taken = last in recorded_names() and last not in RESERVED_DIMS
         return self.key.replace(".", "_") if taken else last
@@ -270,7 +284,7 @@ def _parse_axes(grid: Mapping[str, Any], link: Mapping[str, Any]) -> tuple[Axis,
         axis = Axis(key=key, values=values)
         if key.split(".", 1)[0] not in _SECTIONS:
             raise ConfigError(gkey, f"unknown key; a grid key starts with one of {_SECTIONS}")
-        if axis.dim in RESERVED_DIMS:
+        if axis.dim in RESERVED_DIMS and not axis.inner:
             raise ConfigError(gkey, f"dimension name {axis.dim!r} is reserved for cell results")
         if axis.dim in seen_dims:
             raise ConfigError(

@@ -374,14 +374,18 @@ class SweepStore:
         atomic_write_bytes(self.manifest_path, text.encode())
 
     def write_cell(self, cell: Cell, ds: xr.Dataset, seconds: float) -> Path:
-        """Store the result of ``cell`` (grid dims added, checksum in ``data_sha256``)
-        atomically and record it."""
-        clash = [dim for dim in cell.coords if dim in ds.variables]
+        """Store the result of ``cell`` (grid dims added — except those of inner axes, which
+        the cell's result has as its own, :data:`physgen.sweep.spec.INNER_AXES` — checksum in
+        ``data_sha256``) atomically and record it."""
+        inner = {a.dim for a in self.spec.axes if a.inner}  # the cell's own dims already
+        clash = [dim for dim in cell.coords if dim in ds.variables and dim not in inner]
         if clash:
             raise PhysgenError(
                 f"the cell result already has a variable {clash[0]!r}, the name of a grid axis"
             )
-        out = ds.expand_dims({dim: [value] for dim, value in cell.coords.items()})
+        out = ds.expand_dims(
+            {dim: [value] for dim, value in cell.coords.items() if dim not in inner}
+        )
         for dim in cell.coords:
             out[dim].attrs = self._axis_attrs(dim)
         out = add_provenance(out, cell.config.to_json(), title=f"{self.spec.title}: {cell.label()}")
