@@ -97,23 +97,14 @@ def guidance(ds: xr.Dataset, out: str | Path) -> list[Path]:
             if np.isfinite(tau_test):
                 s_mid, se_mid = _mean_se(_at_step(cell, S, tau_test), "pair")
                 ax_s.errorbar(w, s_mid, se_mid, color=colour, marker="^", ls="--", capsize=2)
-        title = "" if wt is None else f" ({wt} weights)"
-        ax_tau.set(
-            xlabel="guidance weight w",
-            ylabel="training step",
-            title="τ_bias(w); τ_test dashed" + title,
-        )
+        who = "" if wt is None else f"{wt} weights: "
+        ax_tau.set(xlabel="guidance weight w", ylabel="training step")
+        ax_tau.set_title(who + "τ_bias(w), τ_test dashed", fontsize=9)
         log_axis(ax_tau)
-        ax_mem.set(
-            xlabel="guidance weight w",
-            ylabel="fraction",
-            title="memorised fraction, last checkpoint" + title,
-        )
-        ax_s.set(
-            xlabel="guidance weight w",
-            ylabel="S_w (nats)",
-            title="S_w: last checkpoint (solid), near τ_test (dashed)" + title,
-        )
+        ax_mem.set(xlabel="guidance weight w", ylabel="fraction")
+        ax_mem.set_title(who + "memorised fraction, last checkpoint", fontsize=9)
+        ax_s.set(xlabel="guidance weight w", ylabel="S_w (nats)")
+        ax_s.set_title(who + "S_w at the last checkpoint (solid), near τ_test (dashed)", fontsize=9)
         log_axis(ax_s)
         if dim is not None:
             ax_tau.legend(fontsize=7)
@@ -154,13 +145,12 @@ def _exact_row(
         ax_ok.plot(w, m, color=colour, marker="o")
         m, _ = _mean_se(last["guided_class_accuracy"], "network")
         ax_ok.plot(w, m, color=colour, marker="x", ls=":")
-    who = "" if wt is None else f"; networks: {wt} weights, last checkpoint"
+    who = "" if wt is None else f" (networks: {wt}, last checkpoint)"
     ax_ce.axhline(0.0, color="grey", lw=0.8)
-    ax_ce.set(xlabel="guidance weight w", ylabel="nats", title="excess cross-entropy" + who)
+    ax_ce.set(xlabel="guidance weight w", ylabel="nats")
+    ax_ce.set_title("excess cross-entropy −log p(x|c) − H(x|c)" + who, fontsize=9)
     ax_ce.legend(fontsize=7)
-    ax_div.set(xlabel="guidance weight w", ylabel="fraction", title="distinct samples / samples")
-    ax_ok.set(
-        xlabel="guidance weight w",
-        ylabel="fraction",
-        title="validity (solid), class accuracy (dotted)",
-    )
+    ax_div.set(xlabel="guidance weight w", ylabel="fraction")
+    ax_div.set_title("distinct samples / samples (exact BP black)", fontsize=9)
+    ax_ok.set(xlabel="guidance weight w", ylabel="fraction")
+    ax_ok.set_title("validity (solid), class accuracy (dotted)", fontsize=9)
