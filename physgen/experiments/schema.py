@@ -179,7 +179,11 @@ _DECLARATIONS: tuple[Variable, ...] = (
         EXPERIMENTS,
     ),
     _coord(
-        "network", ("network",), "network index", "Index of a trained network of this cell.", _ALL
+        "network",
+        ("network",),
+        "network index",
+        "Index of a trained network of this cell.",
+        EXPERIMENTS,
     ),
     _coord(
         "split",
@@ -218,8 +222,20 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "Index of a pair (A, B) trained on disjoint splits.",
         EXPERIMENTS,
     ),
-    _coord("pair_a", ("pair",), "network A of pair", "Network index of the pair's member A.", _ALL),
-    _coord("pair_b", ("pair",), "network B of pair", "Network index of the pair's member B.", _ALL),
+    _coord(
+        "pair_a",
+        ("pair",),
+        "network A of pair",
+        "Network index of the pair's member A.",
+        EXPERIMENTS,
+    ),
+    _coord(
+        "pair_b",
+        ("pair",),
+        "network B of pair",
+        "Network index of the pair's member B.",
+        EXPERIMENTS,
+    ),
     _coord(
         "seed_pair",
         ("seed_pair",),
@@ -807,8 +823,7 @@ _DECLARATIONS: tuple[Variable, ...] = (
         "guided_valid_fraction",
         _NGC,
         "valid fraction of guided samples",
-        "Fraction of the guided samples that are valid sequences of the grammar (field "
-        "validity).",
+        "Fraction of the guided samples that are valid sequences of the grammar (field validity).",
         _G,
         _M + "guidance.tree_guidance_diagnostics",
     ),
