@@ -58,13 +58,14 @@ def test_reserved_dims_cover_every_result_dimension() -> None:
 
 def test_a_grid_axis_cannot_take_a_result_dimension() -> None:
     from physgen.config import ExperimentConfig
-    from physgen.sweep.spec import SweepSpec
+    from physgen.sweep.spec import INNER_AXES, SweepSpec
 
     with pytest.raises(
         ConfigError, match=r"grid.metrics.x.level: dimension name 'level' is reserved"
     ):
         SweepSpec.from_dict({"grid": {"metrics.x.level": [1, 2]}})
-    # no config key can be swept into a clash: net.width, metrics.t_frac, … keep their names
+    # no config key can be swept into a clash: net.width, metrics.t_frac, … keep their names;
+    # an inner axis (metrics.guidance_w) is a cell's own dimension, merged along it
     keys: list[str] = []
 
     def walk(mapping: dict, prefix: str = "") -> None:
@@ -73,7 +74,8 @@ def test_a_grid_axis_cannot_take_a_result_dimension() -> None:
 
     walk(ExperimentConfig().to_dict())
     assert "net.width" in keys and "metrics.t_frac" in keys
-    assert not [k for k in keys if k.rsplit(".", 1)[-1] in {*reserved_dims(), *VARIABLES}]
+    clash = [k for k in keys if k.rsplit(".", 1)[-1] in {*reserved_dims(), *VARIABLES}]
+    assert clash == list(INNER_AXES) == ["metrics.guidance_w"]
 
 
 def test_computed_by_names_a_public_function_and_experiments_are_known() -> None:
