@@ -156,7 +156,9 @@ def frozen_inputs(
     loss = frozen_noise(x0, schedule, seed)
     crit = frozen_noise(x0, schedule, seed, t_c)
     decomp = frozen_noise(x0, schedule, seed, t_l)
-    return FrozenInputs(tokens, x0, loss, crit, decomp, oracle_outputs(model, crit.x_t, crit.alpha_bar))
+    return FrozenInputs(
+        tokens, x0, loss, crit, decomp, oracle_outputs(model, crit.x_t, crit.alpha_bar)
+    )
 
 
 class TreeRecorder(CellRecorder):
