@@ -298,3 +298,14 @@ def test_a_sweep_over_w_and_p_uncond_merges(tmp_path: Path) -> None:
             cell.guided_divergence.sel(guidance_w=w).isel(p_uncond=0).values,
         )
     assert (out / "guidance.png").is_file()
+
+
+def test_the_guidance_figure_of_a_cell(kept: tuple, tmp_path: Path) -> None:
+    from physgen.plots import guidance
+
+    ds, _, _ = kept
+    (path,) = guidance(ds, tmp_path / "guidance.png")
+    assert path.stat().st_size > 10_000
+    # a file without guided diagnostics draws nothing
+    assert guidance(ds.drop_vars("guided_divergence"), tmp_path / "none.png") == []
+    assert not (tmp_path / "none.png").exists()

@@ -163,7 +163,7 @@ def test_unknown_figure_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(PhysgenError, match="unknown figure"):
         draw_figures(merged(), tmp_path / "out", ("phase_diagram", "pie"))
     assert not (tmp_path / "out").exists()
-    assert set(FIGURES) == {"phase_diagram", "curves", "kl_time", "quadruplets"}
+    assert set(FIGURES) == {"phase_diagram", "curves", "kl_time", "quadruplets", "guidance"}
 
 
 def test_quadruplet_figure_writes_a_png(tmp_path: Path) -> None:
