@@ -77,7 +77,8 @@ def tables(ds: xr.Dataset) -> str:
                 shift = np.where(ok & ok0, np.log2(tau / tau0.values), np.nan)
                 pooled.setdefault((str(wt), float(wv)), []).extend(shift[np.isfinite(shift)])
                 width = np.where(ok & ok_test, np.log2(test / tau), np.nan)
-                last = c.isel(checkpoint=-1)
+                # the cell's last checkpoint (a merged sweep NaN-pads cells with fewer)
+                last = c.isel(checkpoint=int(np.flatnonzero(np.isfinite(c.step.values))[-1]))
                 n_gen = float(ds.attrs.get("physgen_n_generate", np.nan))
                 lines.append(
                     f"| {n} | {wt} | {wv:g} | {_taus(c)} | {_mse(shift)} | {_mse(width)} | "

@@ -57,6 +57,13 @@ def _cell(ds: xr.Dataset, dim: str | None, value: Any) -> xr.Dataset:
     return ds if dim is None else ds.sel({dim: value})
 
 
+def _last(cell: xr.Dataset, da: xr.DataArray) -> xr.DataArray:
+    """``da`` at the cell's last checkpoint (in a merged sweep a cell with fewer checkpoints is
+    NaN-padded at the end: its last checkpoint is the last one with a step)."""
+    dim, steps = training_axis(cell["guided_divergence"])
+    return da.isel({dim: int(np.flatnonzero(np.isfinite(steps))[-1])})
+
+
 def _at_step(cell: xr.Dataset, da: xr.DataArray, step: float) -> xr.DataArray:
     """``da`` at the checkpoint whose step is nearest ``step``."""
     dim, steps = training_axis(cell["guided_divergence"])
@@ -88,11 +95,11 @@ def guidance(ds: xr.Dataset, out: str | Path) -> list[Path]:
             tau_test = float(cell["tau_test"].mean(skipna=True))
             if np.isfinite(tau_test):
                 ax_tau.axhline(tau_test, color=colour, ls="--", lw=1)
-            mem = cell["guided_memorised_fraction"].isel(checkpoint=-1)
+            mem = _last(cell, cell["guided_memorised_fraction"])
             m, m_se = _mean_se(mem, "network")
             ax_mem.errorbar(w, m, m_se, color=colour, marker="s", capsize=2, label=label(value))
             S = cell["guided_divergence"]
-            s_last, se_last = _mean_se(S.isel(checkpoint=-1), "pair")
+            s_last, se_last = _mean_se(_last(cell, S), "pair")
             ax_s.errorbar(w, s_last, se_last, color=colour, marker="o", capsize=2)
             if np.isfinite(tau_test):
                 s_mid, se_mid = _mean_se(_at_step(cell, S, tau_test), "pair")
@@ -136,7 +143,8 @@ def _exact_row(
         ax_ok.plot(w, v, color="black", marker=marker, ls="-" if marker == "D" else ":")
     part = ds if wt is None else ds.sel(weights=wt)
     for colour, value in zip(cols, values, strict=True):
-        last = _cell(part, dim, value).isel(checkpoint=-1)
+        cell = _cell(part, dim, value)
+        last = _last(cell, cell)
         m, se = _mean_se(last["guided_ce_excess"], "network")
         ax_ce.errorbar(w, m, se, color=colour, marker="o", capsize=2, label=label(value))
         m, se = _mean_se(last["guided_distinct"] / n_samples, "network")
