@@ -206,12 +206,15 @@ def plot_cmd(
     kind: Annotated[
         list[str] | None,
         typer.Option(
-            "--kind", "-k", help="phase_diagram, curves, kl_time, quadruplets (default: all)."
+            "--kind",
+            "-k",
+            help="phase_diagram, curves, kl_time, quadruplets, width, scaling (default: all).",
         ),
     ] = None,
 ) -> None:
     """Draw the standard figures (phase diagram, training curves, KL along time, image
-    quadruplets) of FILE; those whose variables FILE lacks are skipped."""
+    quadruplets, width of the biased phase, onsets' power laws) of FILE; those whose variables
+    FILE lacks are skipped."""
     from physgen.io import open_results
     from physgen.plots import FIGURES, draw_figures, figure_function
 

@@ -141,10 +141,10 @@ def run_sweep(
             merged = store.merge()
             result.results = store.results_path
             if spec.plot if plot is None else plot:
-                from physgen.plots import draw_figures_or_warn
+                from physgen.plots import draw_figures_or_warn, sweep_kinds
 
                 # the results are on disk: a figure that cannot be drawn is only a warning
-                result.figures = draw_figures_or_warn(merged, store.root, ("phase_diagram",))
+                result.figures = draw_figures_or_warn(merged, store.root, sweep_kinds(merged))
     return result
 
 
