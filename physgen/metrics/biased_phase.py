@@ -118,7 +118,7 @@ def onset_exponents(
             counts["n_used"][at] = int(usable.sum())
             counts["n_censored"][at] = int(cens.sum())
             per_size = usable.sum(axis=1)
-            counts["min_pairs"][at] = int(per_size[per_size > 0].min(initial=0))
+            counts["min_pairs"][at] = per_size[per_size > 0].min() if per_size.any() else 0
             if counts["n_sizes"][at] < 2:
                 continue
             ci = loglog_slope_ci(
