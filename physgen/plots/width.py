@@ -54,8 +54,10 @@ def _layout(ds: xr.Dataset, min_sizes: int) -> tuple[str | None, list[Any]] | No
     return panel, list(ds["weights"].values) if "weights" in ds.dims else [None]
 
 
-def _pick(da: xr.Dataset, **sel: Any) -> xr.Dataset:
-    return da.sel({k: v for k, v in sel.items() if k in da.dims and v is not None})
+def _pick(data: Any, **sel: Any) -> Any:
+    """``data`` (a Dataset or DataArray) at the values ``sel`` of the dimensions it has (None:
+    no selection)."""
+    return data.sel({k: v for k, v in sel.items() if k in data.dims and v is not None})
 
 
 def width_figure(ds: xr.Dataset) -> Figure | None:
@@ -81,7 +83,7 @@ def width_figure(ds: xr.Dataset) -> Figure | None:
             for j, n in enumerate(ns):
                 where = {X: n, "weights": w, **({panel: y} if panel else {})}
                 cell = _pick(width, **where)
-                grid[i, j] = float(_pick(log_ratio.to_dataset(name="v"), **where)["v"])
+                grid[i, j] = float(_pick(log_ratio, **where))
                 ax.text(j, i, _label(cell), ha="center", va="center", fontsize=7,
                         color="white" if abs(np.nan_to_num(grid[i, j])) > 0.6 * lim else "black")  # fmt: skip
         image = ax.imshow(
