@@ -1,7 +1,7 @@
 r"""The main job per pair, from its merged results file (runs/quick.toml, issue 11 item 7).
 
 For every cell (n_train × depth), every disjoint pair and every weights (raw, the averages):
-τ_bias and τ_test with their checkpoint brackets, ``c`` marking a censored onset (a bound), and
+τ_bias and τ_test with their checkpoint brackets (:func:`analysis.tables.onset_table`), ``c`` marking a censored onset (a bound), and
 per cell and weights the pairs ordered beyond resolution (``n_bias_before_test`` of
 ``n_bias_test_measured``). Then the precision of S: its standard error at τ_bias against
 S(τ_test) − S(τ_bias) (the issue asks ≤ 10 %), over the pairs with both onsets uncensored; and
@@ -19,37 +19,7 @@ import argparse
 import numpy as np
 import xarray as xr
 
-
-def _onset(cell: xr.Dataset, name: str, p: int) -> str:
-    tau, lo, hi = (float(cell[f"{name}{s}"].values[p]) for s in ("", "_lo", "_hi"))
-    if np.isnan(tau):
-        return f"> {lo:.0f} c"
-    mark = " c" if bool(cell[f"{name}_censored"].values[p]) else ""
-    return f"{tau:.0f} ({lo:.0f}–{hi:.0f}){mark}"
-
-
-def table(ds: xr.Dataset) -> str:
-    """Markdown rows ``| n | depth | weights | pair | τ_bias | τ_test |`` and the cell counts."""
-    rows = [
-        "| n | depth | weights | pair | τ_bias (bracket) | τ_test (bracket) |",
-        "|---" * 6 + "|",
-    ]
-    counts = ["| n | depth | " + " | ".join(map(str, ds.weights.values)) + " |"]
-    counts.append("|---" * (2 + ds.sizes["weights"]) + "|")
-    for n in ds.n_train.values:
-        for depth in ds.depth.values:
-            cell = ds.sel(n_train=n, depth=depth)
-            per_w = []
-            for w in ds.weights.values:
-                c = cell.sel(weights=w)
-                for p in range(ds.sizes["pair"]):
-                    rows.append(
-                        f"| {n} | {depth} | {w} | {p} | {_onset(c, 'tau_bias', p)} | "
-                        f"{_onset(c, 'tau_test', p)} |"
-                    )
-                per_w.append(f"{int(c.n_bias_before_test)} of {int(c.n_bias_test_measured)}")
-            counts.append(f"| {n} | {depth} | " + " | ".join(per_w) + " |")
-    return "\n".join(rows) + "\n\n" + "\n".join(counts)
+from analysis.tables import onset_table
 
 
 def precision(ds: xr.Dataset) -> str:
@@ -83,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", help="merged results.nc of runs/quick.toml")
     ds = xr.open_dataset(parser.parse_args().results)
-    print(table(ds))
+    print(onset_table(ds))
     print()
     print(precision(ds))
 

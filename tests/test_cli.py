@@ -214,3 +214,11 @@ def test_a_sweep_of_a_model_lacking_its_protocol_writes_nothing(tmp_path: Path) 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "lacks log_prob, needed by the tree experiment" in lines[0]
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_plot_kind_width_draws_the_heat_map(tmp_path: Path) -> None:
+    main_job = Path(__file__).parents[1] / "docs" / "results" / "main-job" / "results.nc"
+    result = runner.invoke(app, ["plot", str(main_job), "-k", "width", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [str(tmp_path / "width.png")]
+    assert (tmp_path / "width.png").stat().st_size > 20_000

@@ -45,9 +45,7 @@ def run_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print every cell's resolved config; run nothing.")
     ] = False,
-    no_plot: Annotated[
-        bool, typer.Option("--no-plot", help="Do not draw DIR/phase_diagram.png.")
-    ] = False,
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="Draw no figures into DIR.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Run SPEC into the folder --out: finished cells are skipped, the rest computed, then all

@@ -208,12 +208,16 @@ def plot_cmd(
         typer.Option(
             "--kind",
             "-k",
-            help="phase_diagram, curves, kl_time, quadruplets, guidance (default: all).",
+            help=(
+                "phase_diagram, curves, kl_time, quadruplets, width, scaling, guidance "
+                "(default: all)."
+            ),
         ),
     ] = None,
 ) -> None:
     """Draw the standard figures (phase diagram, training curves, KL along time, image
-    quadruplets) of FILE; those whose variables FILE lacks are skipped."""
+    quadruplets, width of the biased phase, onsets' power laws, guidance) of FILE; those whose variables
+    FILE lacks are skipped."""
     from physgen.io import open_results
     from physgen.plots import FIGURES, draw_figures, figure_function
 

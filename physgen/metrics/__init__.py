@@ -13,6 +13,8 @@ computed by exactly one of these functions.
 * :mod:`~physgen.metrics.uturn`: the U-turn overlap;
 * :mod:`~physgen.metrics.privacy`: membership-inference AUC;
 * :mod:`~physgen.metrics.onsets`: τ_bias, τ_test, τ_nn, τ_mem from curves over checkpoints;
+* :mod:`~physgen.metrics.biased_phase`: across a sweep, the exponents of τ_bias and τ_test
+  against n (:mod:`~physgen.metrics.scaling`) and the width of the biased phase per cell;
 * :mod:`~physgen.metrics.images`: paired-sample cosine distance, ε-prediction similarity;
 * :mod:`~physgen.metrics.scores`: score distances for continuous data, τ_gen, τ_closer;
 * :mod:`~physgen.metrics.regimes`: speciation and collapse times, predicted and measured on cloned

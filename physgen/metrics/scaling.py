@@ -9,7 +9,8 @@ least-squares slope through the per-size means of :math:`\log\tau`,
           \qquad x_g = \log n_g,\ y_g = \frac1{k_g}\sum_i \log\tau_{g,i},
 
 so each size weighs the same whatever its number of pairs (Bonnaire et al. predict
-:math:`\beta = 1` for :math:`\tau_{\rm mem}`).
+:math:`\beta = 1` for :math:`\tau_{\rm mem}`). The intercept :math:`\hat\alpha = \bar y -
+\hat\beta\bar x` gives the fitted line :math:`\tau = e^{\hat\alpha} n^{\hat\beta}`.
 
 **Interval.** Percentile bootstrap: resample the pairs *within each size* with replacement
 (``n_boot`` times, from ``seed``), recompute :math:`\hat\beta`, and take the
@@ -42,6 +43,7 @@ class SlopeCI:
 
     Attributes:
         slope: :math:`\\hat\\beta` on the data.
+        intercept: :math:`\\hat\\alpha`, the fitted :math:`\\log\\tau` at :math:`n = 1`.
         lo, hi: the percentile bootstrap interval at ``level``.
         level: its coverage (e.g. 0.95).
         n_sizes: sizes that entered; n_used: onsets that entered; n_censored: censored onsets
@@ -50,6 +52,7 @@ class SlopeCI:
     """
 
     slope: float
+    intercept: float
     lo: float
     hi: float
     level: float
@@ -119,8 +122,10 @@ def loglog_slope_ci(
         boot[:, j] = v[rng.integers(v.size, size=(int(n_boot), v.size))].mean(axis=1)
     b = _slopes(x, boot)
     lo, hi = np.quantile(b, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    slope = float(_slopes(x, y[None])[0])
     return SlopeCI(
-        slope=float(_slopes(x, y[None])[0]),
+        slope=slope,
+        intercept=float(y.mean() - slope * x.mean()),
         lo=float(lo),
         hi=float(hi),
         level=float(level),

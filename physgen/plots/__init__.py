@@ -8,13 +8,16 @@ per cell get the cell's name appended to ``out``:
   the training-set size, one panel per depth (or dimension);
 * :func:`curves` — losses, S, the D_k ladder and the NN divergence along training, per cell;
 * :func:`kl_time` — KL(BP_0 ‖ BP_k)(t) and KL(BP_0 ‖ model)(t) along diffusion time, per cell;
+* :func:`width_map` — the width of the biased phase, τ_test / τ_bias, as a heat map over
+  (n_train, depth), one panel per weights; :func:`onset_scaling` — τ_bias and τ_test against n
+  on log-log axes with their fitted power laws (:mod:`physgen.metrics.biased_phase`);
 * :func:`guidance` — τ_bias, memorisation and S of guided networks against the guidance
   weight w, beside the exact guided process (the guidance experiment);
 * :func:`quadruplets` — coupled image samples with their nearest training images, per cell
   (:func:`quadruplet_figure` draws them from plain arrays).
 
 :func:`draw_figures` draws figures by name (``physgen plot``); :func:`draw_figures_or_warn` is
-the sweep's figure step. Figures are built on :class:`matplotlib.figure.Figure` without pyplot:
+the sweep's figure step (the kinds of :func:`sweep_kinds`). Figures are built on :class:`matplotlib.figure.Figure` without pyplot:
 importing or using this package never selects or switches the user's matplotlib backend.
 
 Example::
@@ -36,11 +39,13 @@ from physgen.plots.figures import (
     draw_figures,
     draw_figures_or_warn,
     figure_function,
+    sweep_kinds,
 )
 from physgen.plots.guidance import guidance
 from physgen.plots.images import quadruplet_figure, quadruplets
 from physgen.plots.kl_time import kl_time
 from physgen.plots.phase import phase_diagram
+from physgen.plots.width import onset_scaling, width_map
 
 __all__ = [
     "FIGURES",
@@ -51,7 +56,10 @@ __all__ = [
     "figure_function",
     "guidance",
     "kl_time",
+    "onset_scaling",
     "phase_diagram",
     "quadruplet_figure",
     "quadruplets",
+    "sweep_kinds",
+    "width_map",
 ]

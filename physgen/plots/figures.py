@@ -4,7 +4,8 @@ A figure kind maps to a function ``f(ds, out) -> list[Path]`` and a file name; f
 merged sweep with one figure per cell get the cell's name appended. :func:`draw_figures` is what
 ``physgen plot`` calls; :func:`draw_figures_or_warn` is what a sweep calls after merging: there a
 figure that cannot be drawn is a :class:`FigureWarning`, never a failed sweep (the results are
-written by then, and ``physgen plot`` can draw the figure again).
+written by then, and ``physgen plot`` can draw the figure again); :func:`sweep_kinds` says which
+kinds a sweep draws.
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ from pathlib import Path
 import xarray as xr
 
 from physgen.errors import PhysgenError
+from physgen.plots._layout import grid_dims
 from physgen.plots.curves import curves
 from physgen.plots.guidance import guidance
 from physgen.plots.images import quadruplets
 from physgen.plots.kl_time import kl_time
 from physgen.plots.phase import phase_diagram
+from physgen.plots.width import onset_scaling, width_map
 
-__all__ = ["FIGURES", "FigureWarning", "draw_figures", "draw_figures_or_warn", "figure_function"]
+__all__ = [
+    "FIGURES",
+    "FigureWarning",
+    "draw_figures",
+    "draw_figures_or_warn",
+    "figure_function",
+    "sweep_kinds",
+]
 
 FigureFn = Callable[[xr.Dataset, Path], list[Path]]
 
@@ -33,8 +43,20 @@ FIGURES: dict[str, tuple[FigureFn, str]] = {
     "curves": (curves, "curves.png"),
     "kl_time": (kl_time, "kl_time.png"),
     "quadruplets": (quadruplets, "quadruplets.png"),
+    "width": (width_map, "width.png"),
+    "scaling": (onset_scaling, "onset_scaling.png"),
     "guidance": (guidance, "guidance.png"),
 }
+
+
+def sweep_kinds(ds: xr.Dataset) -> tuple[str, ...]:
+    """The figures a sweep draws after merging: the phase diagram, and, when the grid has both
+    ``n_train`` and ``depth`` with two or more values each, the width heat map and the onsets'
+    power laws (:mod:`physgen.plots.width`); and the guidance figure for a guidance sweep."""
+    dims = grid_dims(ds)
+    both = all(d in dims and ds.sizes[d] >= 2 for d in ("n_train", "depth"))
+    kinds = ("phase_diagram", "width", "scaling") if both else ("phase_diagram",)
+    return (*kinds, "guidance") if "guided_divergence" in ds else kinds
 
 
 class FigureWarning(UserWarning):

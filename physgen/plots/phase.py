@@ -27,7 +27,7 @@ import xarray as xr
 from physgen.plots._axes import log_axis, new_figure, save_figure
 from physgen.plots._layout import grid_dims
 
-__all__ = ["BANDS", "ONSETS", "onsets_in", "panel_dim", "phase_diagram"]
+__all__ = ["BANDS", "ONSETS", "draw_pairs", "log_x_axis", "onsets_in", "panel_dim", "phase_diagram"]
 
 #: (variable, label, colour, marker), in drawing order
 ONSETS = (
@@ -127,31 +127,17 @@ def _draw_panel(
     """One panel: each onset's pairs with bracket error bars (open markers when censored), their
     mean as a line, and the bands between the means."""
     means = {}
-    # pairs side by side around each x (a small offset, multiplicative on a log axis)
-    log_x = numeric and xpos.min() > 0 and xpos.max() / xpos.min() >= 4
+    log_x = log_x_axis(xpos, numeric)
     for name, label, colour, marker in ONSETS:
         if name not in drawn:
             continue
-        tau, down, up, censored = _bracket(sub, name, x)
         with warnings.catch_warnings():
             # all-NaN rows (onset not reached) are expected: they stay NaN
             warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(tau, axis=1)
+            mean = np.nanmean(draw_pairs(ax, sub, name, x, xpos, log_x), axis=1)
         means[name] = mean
         if np.all(np.isnan(mean)):
             label += " — not reached"
-        n_rep = tau.shape[1]
-        shift = (np.arange(n_rep) - (n_rep - 1) / 2) * 0.04
-        for j in range(n_rep):
-            xj = xpos * np.exp(shift[j]) if log_x else xpos + shift[j] * 5
-            for cens, face in ((False, colour), (True, "none")):
-                m = censored[:, j] == cens
-                if not m.any():
-                    continue
-                ax.errorbar(
-                    xj[m], tau[m, j], yerr=[down[m, j], up[m, j]], fmt=marker, ms=4,
-                    color=colour, mfc=face, capsize=2, elinewidth=0.8, alpha=0.8,
-                )  # fmt: skip
         ax.plot(xpos, mean, color=colour, lw=1.2, marker=marker, mfc="none", ms=0, label=label)
     if means:
         ax.plot([], [], "ko", mfc="none", ms=4, label="open: censored (a bound)")
@@ -167,3 +153,31 @@ def _draw_panel(
     log_axis(ax, "y")
     if log_x:
         ax.set_xscale("log")
+
+
+def log_x_axis(xpos: np.ndarray, numeric: bool) -> bool:
+    """Whether the x axis of a panel is logarithmic: numeric, positive and spanning ≥ 4×."""
+    return bool(numeric and xpos.min() > 0 and xpos.max() / xpos.min() >= 4)
+
+
+def draw_pairs(
+    ax: Any, sub: xr.Dataset, name: str, x: str, xpos: np.ndarray, log_x: bool
+) -> np.ndarray:
+    """Every pair's onset ``name`` of ``sub`` with its bracket as an error bar, filled when
+    measured and open when censored, the pairs side by side around each ``x`` (a small offset,
+    multiplicative on a log axis); returns the onsets, ``(len(x), replicates)``."""
+    colour, marker = next((c, m) for n, _, c, m in ONSETS if n == name)
+    tau, down, up, censored = _bracket(sub, name, x)
+    n_rep = tau.shape[1]
+    shift = (np.arange(n_rep) - (n_rep - 1) / 2) * 0.04
+    for j in range(n_rep):
+        xj = xpos * np.exp(shift[j]) if log_x else xpos + shift[j] * 5
+        for cens, face in ((False, colour), (True, "none")):
+            m = censored[:, j] == cens
+            if not m.any():
+                continue
+            ax.errorbar(
+                xj[m], tau[m, j], yerr=[down[m, j], up[m, j]], fmt=marker, ms=4,
+                color=colour, mfc=face, capsize=2, elinewidth=0.8, alpha=0.8,
+            )  # fmt: skip
+    return tau

@@ -103,9 +103,9 @@ def run_sweep(
     ``[executor]`` table. ``cell_fn`` defaults to :func:`physgen.experiments.run_experiment`.
     ``on_start(n_pending, n_cells)``, ``on_cell(cell, seconds)`` and ``on_progress(cell, done,
     total, message)`` (checkpoints inside a running cell) report progress; ``on_message`` gets
-    one-line notes. ``plot`` (default: the spec's ``sweep.plot``) draws
-    ``out/phase_diagram.png`` (and, for the guidance experiment, ``out/guidance.png``) after
-    merging. A folder that belongs to another spec is an error
+    one-line notes. ``plot`` (default: the spec's ``sweep.plot``) draws the figures of
+    :func:`physgen.plots.sweep_kinds` (``out/phase_diagram.png``, …, ``out/guidance.png`` for
+    the guidance experiment) after merging. A folder that belongs to another spec is an error
     unless ``overwrite``.
 
     Everything that can be checked is checked before the folder is touched: every cell's
@@ -142,12 +142,10 @@ def run_sweep(
             merged = store.merge()
             result.results = store.results_path
             if spec.plot if plot is None else plot:
-                from physgen.plots import draw_figures_or_warn
+                from physgen.plots import draw_figures_or_warn, sweep_kinds
 
                 # the results are on disk: a figure that cannot be drawn is only a warning
-                result.figures = draw_figures_or_warn(
-                    merged, store.root, ("phase_diagram", "guidance")
-                )
+                result.figures = draw_figures_or_warn(merged, store.root, sweep_kinds(merged))
     return result
 
 

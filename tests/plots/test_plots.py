@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -163,7 +164,9 @@ def test_unknown_figure_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(PhysgenError, match="unknown figure"):
         draw_figures(merged(), tmp_path / "out", ("phase_diagram", "pie"))
     assert not (tmp_path / "out").exists()
-    assert set(FIGURES) == {"phase_diagram", "curves", "kl_time", "quadruplets", "guidance"}
+    assert set(FIGURES) == {
+        "phase_diagram", "curves", "kl_time", "quadruplets", "width", "scaling", "guidance"
+    }  # fmt: skip
 
 
 def test_quadruplet_figure_writes_a_png(tmp_path: Path) -> None:
@@ -294,3 +297,62 @@ def test_cells_are_drawn_per_weights() -> None:
     assert all("weights" not in cell.dims for _, cell in iter_cells(ds))
     (name, one), *_ = iter_cells(ds.isel(weights=[0]))
     assert "weights" not in name and "weights" not in one.dims
+
+
+MAIN_JOB = PACKAGE.parent / "docs" / "results" / "main-job" / "results.nc"
+
+
+def image_panels(fig: Any) -> list[Any]:
+    """The heat-map panels of a figure (the colour bar holds no image)."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+def test_width_map_of_the_main_job_one_panel_per_weights(tmp_path: Path) -> None:
+    from physgen.plots.width import scaling_figure, width_figure
+
+    ds = physgen.open_results(MAIN_JOB)
+    fig = width_figure(ds)
+    panels = image_panels(fig)
+    assert len(panels) == ds.sizes["weights"] == 3
+    grid = panels[0].images[0].get_array()
+    assert grid.shape == (ds.sizes["depth"], ds.sizes["n_train"])
+    assert grid.mask[1, 2]  # raw weights, depth 4, n = 64: no pair measured (grey)
+    texts = [t.get_text() for t in panels[0].texts]
+    assert len(texts) == 6 and texts[-1] == "none\nmeasured\n0/3"
+    assert texts[0].endswith("\n2/3") and "Δ 78" in texts[0]  # n = 16, depth 3
+    scaling = scaling_figure(ds)
+    assert len(scaling.axes) == ds.sizes["depth"] * ds.sizes["weights"]
+    legend = [t.get_text() for t in scaling.axes[0].get_legend().get_texts()]
+    assert legend[0].startswith("tau_bias ∝ n^0.01 [") and "(1 censored left out)" in legend[0]
+    paths = draw_figures(ds, tmp_path, ("width", "scaling"))
+    assert [p.name for p in paths] == ["width.png", "onset_scaling.png"]
+    assert all(p.stat().st_size > 20_000 for p in paths)
+
+
+def test_width_figures_need_onsets_over_n_train(tmp_path: Path) -> None:
+    from physgen.plots import sweep_kinds
+
+    one = with_brackets().isel(n_train=0, depth=0, drop=True)
+    one.attrs["sweep_dims"] = "[]"
+    assert draw_figures(one, tmp_path, ("width", "scaling")) == []
+    assert draw_figures(mixture_like(), tmp_path, ("width", "scaling")) == []
+    (single,) = draw_figures(with_brackets().isel(n_train=[0]), tmp_path, ("width", "scaling"))
+    assert single.name == "width.png"  # one size: a heat map, but no slope
+    assert sweep_kinds(with_brackets()) == ("phase_diagram", "width", "scaling")
+    assert sweep_kinds(with_brackets().isel(depth=[0])) == ("phase_diagram",)
+    three = with_brackets().expand_dims(seed=[0, 1])
+    three.attrs["sweep_dims"] = json.dumps(["n_train", "depth", "seed"])
+    with pytest.raises(PhysgenError, match="select a value of seed first"):
+        draw_figures(three, tmp_path, ("width",))
+
+
+def test_depth_analysis_runs_on_the_main_job(tmp_path: Path, capsys: Any) -> None:
+    from analysis.depth import main
+
+    main([str(MAIN_JOB), "--out", str(tmp_path), "--n-boot", "200"])
+    out = capsys.readouterr().out
+    assert "τ_bias rule: progress" in out
+    assert "| 3 | raw | 0.01 [" in out  # the exponents table
+    assert "| 64 | 4 | raw | — | — | 0 / 3 | 0 |" in out  # the width table
+    assert "| 16 | 3 | raw | 1 | 24 (0–29) c | 94 (77–114) |" in out  # per pair
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["onset_scaling.png", "width.png"]

@@ -54,3 +54,14 @@ def test_the_cli_exits_0_when_only_the_figure_fails(
     assert result.exit_code == 0, result.output
     assert "4 cell(s) computed" in result.stdout and "figure:" not in result.stdout
     assert (out / "results.nc").is_file()
+
+
+def test_a_sweep_over_n_train_and_depth_also_draws_the_width_figures(tmp_path: Path) -> None:
+    spec = {
+        **SPEC,
+        "model": {"name": "tree", "depth": 3},
+        "grid": {"data.n_train": [5, 10], "model.depth": [3, 4]},
+    }
+    result = run_sweep(SweepSpec.from_dict(spec), tmp_path / "s", cell_fn=toy_cell)
+    names = ["phase_diagram.png", "width.png", "onset_scaling.png"]
+    assert result.figures == [tmp_path / "s" / name for name in names]
