@@ -111,7 +111,7 @@ def guidance(ds: xr.Dataset, out: str | Path) -> list[Path]:
         ax_mem.set(xlabel="guidance weight w", ylabel="fraction")
         ax_mem.set_title(who + "memorised fraction, last checkpoint", fontsize=9)
         ax_s.set(xlabel="guidance weight w", ylabel="S_w (nats)")
-        ax_s.set_title(who + "S_w at the last checkpoint (solid), near τ_test (dashed)", fontsize=9)
+        ax_s.set_title(who + "S_w: last checkpoint (solid), near τ_test (dashed)", fontsize=9)
         log_axis(ax_s)
         if dim is not None:
             ax_tau.legend(fontsize=7)
