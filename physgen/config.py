@@ -38,6 +38,7 @@ from typing import Any, Literal
 from physgen.errors import ConfigError
 
 __all__ = [
+    "LATE_KEYS",
     "DataConfig",
     "DiffusionConfig",
     "ExperimentConfig",
@@ -348,6 +349,28 @@ class MetricsConfig:
             _check(v >= 1, f"{prefix}.{name}", f"must be ≥ 1, got {v}")
 
 
+#: Keys added after cells were first recorded on disk, oldest first. The canonical JSON (the
+#: identity of a cell, :meth:`ExperimentConfig.sha256`) leaves each out while it holds its
+#: default: a sweep folder computed before the key existed stays valid. A new key goes here.
+LATE_KEYS: tuple[str, ...] = ("train.p_uncond", "metrics.guidance_w", "metrics.guidance_classes")
+
+
+def _default_of(key: str) -> Any:
+    """The default of a dotted ``section.name`` key, in :meth:`ExperimentConfig.to_dict`'s
+    form (tuples as lists)."""
+    section, name = key.split(".")
+    cls = {
+        "data": DataConfig,
+        "diffusion": DiffusionConfig,
+        "net": NetConfig,
+        "train": TrainConfig,
+        "metrics": MetricsConfig,
+    }[section]
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    value = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    return list(value) if isinstance(value, tuple) else value
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment = one sweep cell. See the module docstring for the sections."""
@@ -413,8 +436,15 @@ class ExperimentConfig:
         return d
 
     def to_json(self) -> str:
-        """Canonical JSON (sorted keys): the ``config_json`` attribute of output files."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON (sorted keys): the ``config_json`` attribute of output files. A key of
+        :data:`LATE_KEYS` at its default is left out, so adding a key to the config does not
+        change the identity of the cells already computed: they resume as done."""
+        d = self.to_dict()
+        for key in LATE_KEYS:
+            section, name = key.split(".")
+            if d[section][name] == _default_of(key):
+                del d[section][name]
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     def sha256(self) -> str:
         """SHA-256 of :meth:`to_json`: a cell's identity for resuming."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import xarray as xr
 
-from physgen.config import ExperimentConfig
+from physgen.config import LATE_KEYS, ExperimentConfig, _default_of
 from physgen.errors import ConfigError
 
 
@@ -28,6 +30,47 @@ def test_hash_changes_with_any_value() -> None:
     a = ExperimentConfig.from_dict(_cfg(train={"steps": 100, "n_checkpoints": 5}))
     b = ExperimentConfig.from_dict(_cfg(train={"steps": 101, "n_checkpoints": 5}))
     assert a.sha256() != b.sha256()
+
+
+MAIN_JOB = Path(__file__).parents[1] / "docs" / "results" / "main-job" / "results.nc"
+
+
+def test_cells_written_by_older_code_keep_their_identity() -> None:
+    """The committed main job was computed before the keys of LATE_KEYS existed: its cells'
+    recorded configs must hash to their recorded identities, or resuming its folder would
+    recompute every finished cell."""
+    with xr.open_dataset(MAIN_JOB) as ds:
+        pairs = list(
+            zip(
+                ds.cell_config_json.values.ravel(),
+                ds.cell_config_sha256.values.ravel(),
+                strict=True,
+            )
+        )
+    assert len(pairs) == 6
+    for text, sha in pairs:
+        cfg = ExperimentConfig.from_dict(json.loads(str(text)))
+        assert cfg.sha256() == str(sha)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "given"),
+    [
+        ("train.p_uncond", 0.3, {}),
+        ("metrics.guidance_w", [0.0, 1.0], {}),
+        ("metrics.guidance_classes", [0], {"guidance_w": [0.0, 1.0]}),
+    ],
+)
+def test_late_key_counts_once_it_leaves_its_default(key: str, value: object, given: dict) -> None:
+    assert key in LATE_KEYS
+    section, name = key.split(".")
+    other = {"metrics": given} if given else {}
+    base = ExperimentConfig.from_dict(_cfg(**other))
+    changed = ExperimentConfig.from_dict(_cfg(**{**other, section: {**given, name: value}}))
+    assert name not in json.loads(base.to_json())[section]
+    assert json.loads(changed.to_json())[section][name] == value != _default_of(key)
+    assert changed.sha256() != base.sha256()
+    assert ExperimentConfig.from_dict(json.loads(changed.to_json())) == changed
 
 
 def test_integral_float_accepted_as_int_and_int_as_float() -> None:
