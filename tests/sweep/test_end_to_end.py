@@ -18,6 +18,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from physgen.cli import app
+from physgen.config import ExperimentConfig
 from physgen.io import missing_cf_attrs, open_results
 from physgen.sweep import load_spec, resolve_cells, run_sweep, sweep_status
 
@@ -57,7 +58,8 @@ def test_results_file(reference_sweep: Path, tiny_spec: Path) -> None:
     for cell in resolve_cells(spec):
         sel = ds.sel(cell.coords)
         assert sel["cell_config_sha256"].item() == cell.sha256
-        assert json.loads(sel["cell_config_json"].item()) == cell.config.to_dict()
+        assert sel["cell_config_json"].item() == cell.config.to_json()
+        assert ExperimentConfig.from_dict(json.loads(sel["cell_config_json"].item())) == cell.config
     # the training curves are finite numbers and the test loss stays above the Bayes floor
     assert np.isfinite(ds["test_loss"]).all()
     assert (ds["test_loss"] >= ds["bayes_test_loss"] - 0.05).all()
