@@ -44,8 +44,7 @@ import numpy as np
 
 from physgen.diffusion import Schedule, _denoise_fn
 from physgen.errors import ConfigError, PhysgenError
-from physgen.models.base import as_alpha_bar
-from physgen.models.conditional import UNCONDITIONAL, check_classes, n_classes_of
+from physgen.models.conditional import UNCONDITIONAL, conditional_inputs, n_classes_of
 
 __all__ = ["GuidedDenoiser", "check_guidance_weight"]
 
@@ -133,10 +132,8 @@ class GuidedDenoiser:
         self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
     ) -> np.ndarray:
         """Guided :math:`\\hat x_0`, shape of ``x_t`` ``(n, *event_shape)``."""
-        x = np.asarray(x_t, dtype=np.float64)
+        x, a, cls = conditional_inputs(x_t, alpha_bar, classes, self.n_classes)
         n = x.shape[0]
-        a = as_alpha_bar(alpha_bar, n)
-        cls = check_classes(classes, n, self.n_classes)
         guided = (cls != UNCONDITIONAL) & self.active(a) & (self.w != 0.0)
         if not guided.any():
             return np.asarray(self._cond(x, a, classes=cls), dtype=np.float64)

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from physgen.errors import ConfigError, PhysgenError
+from physgen.models.base import as_alpha_bar
 
-__all__ = ["UNCONDITIONAL", "check_classes", "n_classes_of"]
+__all__ = ["UNCONDITIONAL", "check_classes", "conditional_inputs", "n_classes_of"]
 
 UNCONDITIONAL = -1
 """The class value that asks for the unconditional model (the null class)."""
@@ -53,3 +54,14 @@ def check_classes(classes: Any, n: int, n_classes: int, key: str = "classes") ->
             key, f"class {bad} out of range: classes lie in 0 … {n_classes - 1} (-1: unconditional)"
         )
     return c
+
+
+def conditional_inputs(
+    x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any, n_classes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The checked inputs of a conditional denoiser call: ``x_t`` as float64 ``(n, *event)``,
+    ``alpha_bar`` as ``(n,)`` (:func:`~physgen.models.base.as_alpha_bar`) and ``classes`` as
+    ``(n,)`` int64 (:func:`check_classes`)."""
+    x = np.asarray(x_t, dtype=np.float64)
+    n = x.shape[0]
+    return x, as_alpha_bar(alpha_bar, n), check_classes(classes, n, n_classes)

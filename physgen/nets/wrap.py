@@ -36,7 +36,7 @@ from physgen.config import NetConfig
 from physgen.diffusion import Schedule
 from physgen.errors import ConfigError, PhysgenError
 from physgen.models.base import as_alpha_bar, tweedie_score
-from physgen.models.conditional import check_classes
+from physgen.models.conditional import conditional_inputs
 from physgen.nets.mlp import MLPDenoiser
 from physgen.nets.transformer import SequenceTransformer
 
@@ -180,10 +180,8 @@ class NetDenoiser:
         self, x_t: np.ndarray, alpha_bar: float | np.ndarray, classes: Any = None
     ) -> np.ndarray:
         """Raw network output as float64, shape of ``x_t``; ``classes`` (n,) (-1: null class)."""
-        x = np.asarray(x_t, dtype=np.float64)
+        x, a, cls = conditional_inputs(x_t, alpha_bar, classes, self.n_classes)
         n = x.shape[0]
-        a = as_alpha_bar(alpha_bar, n)
-        cls = check_classes(classes, n, self.n_classes)
         t = self.schedule.t_of_alpha_bar(a)
         out = np.empty_like(x)
         # Switching modes walks every submodule: do it only when the net is in training mode
