@@ -64,11 +64,10 @@ from physgen.experiments.tree import (
     BIAS_PROGRESS,
     INIT_WEIGHT_MAX,
     bias_onsets,
-    frozen_inputs,
+    frozen_splits,
     step_of,
 )
 from physgen.metrics.onsets import Onset
-from physgen.rng import stream
 
 __all__ = ["GuidanceRecorder", "guided_x0"]
 
@@ -144,26 +143,14 @@ class GuidanceRecorder(CellRecorder):
 
         test = np.asarray(protocol.test_set())
         n_eval = min(m.n_eval, test.shape[0])
-        self.test = frozen_inputs(
-            model, test[:n_eval], schedule, self.eval_seed, self.t_c, self.t_l
+        self.test, self.train_tokens, self.train_loss_inputs = frozen_splits(
+            cell, test[:n_eval], {p.split for p in self.nets}, self.eval_seed, self.t_c, self.t_l
         )
         self.test_classes = model.parse_class(self.test.tokens)
         self.fresh = test[: min(m.n_generate, test.shape[0])]
-        self.train_tokens: dict[int, np.ndarray] = {}
-        self.train_loss_inputs: dict[int, Any] = {}
-        self.train_loss_classes: dict[int, np.ndarray] = {}
-        for split in sorted({p.split for p in self.nets}):
-            tokens = np.asarray(protocol.split(split))
-            self.train_tokens[split] = tokens
-            self.train_loss_inputs[split] = frozen_inputs(
-                model,
-                tokens[:n_eval],
-                schedule,
-                stream(self.eval_seed, "eval_split", split),
-                self.t_c,
-                self.t_l,
-            )
-            self.train_loss_classes[split] = model.parse_class(tokens[:n_eval])
+        self.train_loss_classes = {
+            s: model.parse_class(inputs.tokens) for s, inputs in self.train_loss_inputs.items()
+        }
         crit = self.test.crit
         self.oracle_ladder = oracle_gaps(model, crit.x_t, crit.alpha_bar, oracle=self.test.bp_crit)
         self.fresh_nn = {

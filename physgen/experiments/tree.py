@@ -58,6 +58,7 @@ public function named there; this module only orchestrates.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from typing import Any
 
@@ -82,6 +83,7 @@ __all__ = [
     "TreeRecorder",
     "bias_onsets",
     "frozen_inputs",
+    "frozen_splits",
     "step_of",
 ]
 
@@ -161,6 +163,33 @@ def frozen_inputs(
     )
 
 
+def frozen_splits(
+    cell: CellPlan,
+    test: np.ndarray,
+    splits: Iterable[int],
+    seed: int,
+    t_c: int,
+    t_l: int,
+) -> tuple[FrozenInputs, dict[int, np.ndarray], dict[int, FrozenInputs]]:
+    """The frozen evaluation inputs of a cell: those of the test tokens ``test`` ``(m, N)``
+    (from ``seed``); the tokens of each training split of ``splits``; and the frozen inputs of
+    each split's first ``m`` sequences (stream ``(seed, "eval_split", split)``)."""
+    model, schedule = cell.model, cell.schedule
+    tokens = {s: np.asarray(cell.protocol.split(s)) for s in sorted(splits)}
+    inputs = {
+        s: frozen_inputs(
+            model,
+            tok[: test.shape[0]],
+            schedule,
+            stream(seed, "eval_split", s),
+            t_c,
+            t_l,
+        )
+        for s, tok in tokens.items()
+    }
+    return frozen_inputs(model, test, schedule, seed, t_c, t_l), tokens, inputs
+
+
 class TreeRecorder(CellRecorder):
     """Holds the frozen inputs and fills the per-network curves at each checkpoint."""
 
@@ -193,25 +222,12 @@ class TreeRecorder(CellRecorder):
 
         test = np.asarray(protocol.test_set())
         n_eval = min(m.n_eval, test.shape[0])
-        self.test = frozen_inputs(
-            model, test[:n_eval], schedule, self.eval_seed, self.t_c, self.t_l
+        self.test, self.train_tokens, self.train_inputs = frozen_splits(
+            cell, test[:n_eval], {p.split for p in self.nets}, self.eval_seed, self.t_c, self.t_l
         )
         self.fresh = test[: min(m.n_generate, test.shape[0])]
         self.kl_x0 = self.test.x0[: m.n_generate]
         self.uturn_test = test[: min(m.uturn_starts, test.shape[0])]
-        self.train_tokens: dict[int, np.ndarray] = {}
-        self.train_inputs: dict[int, FrozenInputs] = {}
-        for split in sorted({p.split for p in self.nets}):
-            tokens = np.asarray(protocol.split(split))
-            self.train_tokens[split] = tokens
-            self.train_inputs[split] = frozen_inputs(
-                model,
-                tokens[:n_eval],
-                schedule,
-                stream(self.eval_seed, "eval_split", split),
-                self.t_c,
-                self.t_l,
-            )
 
         self.bp0 = Bound(model, filtered_levels=0)
         crit = self.test.crit
