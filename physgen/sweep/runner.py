@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from physgen.errors import ConfigError, PhysgenError
+from physgen.io import git_commit
 from physgen.sweep.cells import Cell, resolve_cells
 from physgen.sweep.executors import CellFn, check_executor, default_cell_fn, iter_results
 from physgen.sweep.spec import SweepSpec, load_spec, to_toml
@@ -115,6 +116,9 @@ def run_sweep(
     """
     spec = _as_spec(spec).with_executor(kind=executor, workers=workers, address=address)
     exe = spec.executor
+    # The commit recorded in every file is read now, from the code that is about to run: read
+    # when the first file is written, it would name whatever the tree holds by then.
+    git_commit()
     cells = resolve_cells(spec)
     store = SweepStore(check_output_path(out), spec, cells, on_message=on_message)
     if store.root.exists() and not store.root.is_dir():

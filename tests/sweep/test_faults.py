@@ -671,3 +671,19 @@ def test_every_spec_gives_a_one_line_error_with_nothing_written_or_runs(
         assert not out.exists()
     else:
         assert (out / "results.nc").is_file()
+
+
+def test_commit_is_read_before_the_first_cell_runs(tmp_path: Path) -> None:
+    """Files record the commit of the code that ran, read when the sweep starts, not whatever
+    HEAD the tree holds when the first cell is written (it can move during a long sweep)."""
+    from physgen.io import git_commit
+
+    cached_at_cell: list[int] = []
+
+    def cell(cfg: Any) -> Any:
+        cached_at_cell.append(git_commit.cache_info().currsize)
+        return toy_cell(cfg)
+
+    git_commit.cache_clear()
+    run_sweep(toy(), tmp_path / "sweep", cell_fn=cell, workers=1)
+    assert cached_at_cell and all(n == 1 for n in cached_at_cell)
