@@ -24,6 +24,7 @@ SHA-256 (:meth:`ExperimentConfig.sha256`) identify a cell on disk.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -359,16 +360,13 @@ def _default_of(key: str) -> Any:
     """The default of a dotted ``section.name`` key, in :meth:`ExperimentConfig.to_dict`'s
     form (tuples as lists)."""
     section, name = key.split(".")
-    cls = {
-        "data": DataConfig,
-        "diffusion": DiffusionConfig,
-        "net": NetConfig,
-        "train": TrainConfig,
-        "metrics": MetricsConfig,
-    }[section]
-    f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    value = f.default_factory() if f.default is dataclasses.MISSING else f.default
-    return list(value) if isinstance(value, tuple) else value
+    return _default_dict()[section][name]
+
+
+@functools.cache
+def _default_dict() -> dict[str, Any]:
+    """:meth:`ExperimentConfig.to_dict` of the default config (read-only by convention)."""
+    return ExperimentConfig().to_dict()
 
 
 @dataclass(frozen=True)
@@ -424,15 +422,10 @@ class ExperimentConfig:
         """The fully resolved mapping (round-trips through :meth:`from_dict`)."""
         d = dataclasses.asdict(self)
         model = d.pop("model")
+        for section in d.values():  # the tuple-valued keys as lists (the TOML/JSON form)
+            if isinstance(section, dict):
+                section.update({k: list(v) for k, v in section.items() if isinstance(v, tuple)})
         d["model"] = {"name": model["name"], **model["params"]}
-        d["metrics"]["uturn_t_fracs"] = list(d["metrics"]["uturn_t_fracs"])
-        d["net"]["mults"] = list(d["net"]["mults"])
-        d["net"]["attn_resolutions"] = list(d["net"]["attn_resolutions"])
-        d["train"]["eval_weights"] = list(d["train"]["eval_weights"])
-        d["train"]["checkpoint_window"] = list(d["train"]["checkpoint_window"])
-        d["train"]["extra_ema_decays"] = list(d["train"]["extra_ema_decays"])
-        d["metrics"]["guidance_w"] = list(d["metrics"]["guidance_w"])
-        d["metrics"]["guidance_classes"] = list(d["metrics"]["guidance_classes"])
         return d
 
     def to_json(self) -> str:
