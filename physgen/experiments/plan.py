@@ -413,8 +413,9 @@ def run_cell(
     """Train every network of ``cfg`` on ``model``, record with ``recorder`` and return the
     cell's Dataset (declared dims and attributes, :func:`physgen.io.cell_attrs`)."""
     from physgen.experiments.schema import build_dataset
-    from physgen.io import cell_attrs
+    from physgen.io import cell_attrs, git_commit
 
+    git_commit()  # cached now, from the code that runs: HEAD may move before the cell ends
     cell = plan_cell(cfg, model)
     rec = recorder(cfg, cell)
     train_networks(

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 
 from physgen.config import ExperimentConfig
 from physgen.errors import PhysgenError
-from physgen.io import git_commit
 from physgen.sweep.cells import Cell
 from physgen.sweep.spec import ExecutorSpec
 from physgen.threads import pin_threads, thread_env
@@ -110,7 +109,6 @@ def _init_worker(threads: int, queue: Any) -> None:
     global _worker_queue
     _worker_queue = queue
     os.environ.update(thread_env(threads))
-    git_commit()  # the commit of the code this worker imports (run_sweep)
     # Ctrl-C reaches every process of the terminal's group: only the driver handles it (and
     # stops the workers), so no worker prints a KeyboardInterrupt traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
