@@ -56,6 +56,7 @@ from physgen.experiments.plan import (
     CellPlan,
     CellRecorder,
     NetworkPlan,
+    init_weights,
     memorisation_onsets,
     onset_values,
     pair_mean,
@@ -302,19 +303,13 @@ class GuidanceRecorder(CellRecorder):
 
     def results(self) -> dict[str, Any]:
         from physgen.metrics import argmin_bracketed, count_before, site_only_kl
-        from physgen.train import init_weight
 
         steps, pairs = self.steps, self.pairs
         W, G, K = len(self.weights), self.w.size, steps.size
         crit = self.test.crit
         d_site = site_only_kl(self.model, crit.x_t, crit.alpha_bar)
         d0 = self.curves["ladder_test"][..., 0]
-        averaged = np.array(
-            [
-                init_weight(steps, g, self.cfg.train.ema_warmup) <= INIT_WEIGHT_MAX
-                for g in self.cell.weights.values()
-            ]
-        ).reshape(W, K)
+        averaged = init_weights(self.cell) <= INIT_WEIGHT_MAX
         floors = np.array(
             [self.fresh_floor(self.fresh, self.train_tokens[p.split], "hamming") for p in self.nets]
         )

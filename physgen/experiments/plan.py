@@ -37,6 +37,7 @@ __all__ = [
     "CellRecorder",
     "NetworkPlan",
     "ProgressFn",
+    "init_weights",
     "memorisation_onsets",
     "network_coords",
     "onset_values",
@@ -372,22 +373,28 @@ def train_networks(
         )
 
 
+def init_weights(cell: CellPlan) -> np.ndarray:
+    """Share of the random initial weights in each of ``cell.weights`` at each checkpoint,
+    ``(n_weights, n_checkpoint)`` (:func:`physgen.train.init_weight`; 0 for the raw weights)."""
+    from physgen.train import init_weight
+
+    return np.array(
+        [init_weight(cell.steps, g, cell.ema_warmup) for g in cell.weights.values()]
+    ).reshape(len(cell.weights), cell.steps.size)
+
+
 def network_coords(cell: CellPlan) -> dict[str, np.ndarray]:
     """The coordinates every cell shares: ``checkpoint`` with its ``step``; ``network`` with
     its split, role, replicate and seed; ``pair`` and ``seed_pair`` with the indices of their two
     networks; ``weights`` with the decay of each average, and the share of the initial weights
-    in each at each checkpoint (``init_weight``, :func:`physgen.train.init_weight`)."""
-    from physgen.train import init_weight
-
+    in each at each checkpoint (``init_weight``, :func:`init_weights`)."""
     i64 = np.int64
     nets, pairs, seed_pairs = cell.nets, cell.pairs, cell.seed_pairs
     decays = np.array(list(cell.weights.values()), dtype=np.float64)
     return {
         "weights": np.array(list(cell.weights)),
         "weights_decay": decays,
-        "init_weight": np.array(
-            [init_weight(cell.steps, g, cell.ema_warmup) for g in decays]
-        ).reshape(decays.size, cell.steps.size),
+        "init_weight": init_weights(cell),
         "checkpoint": np.arange(cell.steps.size, dtype=i64),
         "step": np.asarray(cell.steps).astype(i64),
         "network": np.arange(len(nets), dtype=i64),

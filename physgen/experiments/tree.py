@@ -69,6 +69,7 @@ from physgen.experiments.plan import (
     CellPlan,
     CellRecorder,
     NetworkPlan,
+    init_weights,
     memorisation_onsets,
     onset_values,
     pair_mean,
@@ -402,7 +403,6 @@ class TreeRecorder(CellRecorder):
             nn_histogram,
             site_only_kl,
         )
-        from physgen.train import init_weight
 
         c, steps, pairs, seed_pairs = self.curves, self.steps, self.pairs, self.seed_pairs
         W, K = len(self.weights), steps.size
@@ -410,12 +410,7 @@ class TreeRecorder(CellRecorder):
         d_site = site_only_kl(self.model, crit.x_t, crit.alpha_bar)
         d0 = c["ladder_test"][..., 0]
         # an average's checkpoints are valid once it holds ≤ 1 % of the initial weights
-        averaged = np.array(
-            [
-                init_weight(steps, g, self.cfg.train.ema_warmup) <= INIT_WEIGHT_MAX
-                for g in self.cell.weights.values()
-            ]
-        ).reshape(W, K)
+        averaged = init_weights(self.cell) <= INIT_WEIGHT_MAX
         split_floor = {
             s: self.fresh_floor(self.fresh, x, "hamming") for s, x in self.train_tokens.items()
         }
