@@ -278,7 +278,9 @@ class ExponentialMovingAverage:
         self.decay = decay
         self.warmup = warmup
         self.updates = 0
-        self.module = copy.deepcopy(net)
+        # never trained, only evaluated: kept in eval mode, so a denoiser of it does not switch
+        # modes (which walks every submodule) on each call
+        self.module = copy.deepcopy(net).eval()
         self.module.requires_grad_(False)
         self._source = list(net.parameters())
         self._average = list(self.module.parameters())
@@ -480,10 +482,13 @@ def _train(
                 for avg in averages:
                     avg.sync_buffers()
                 tic = time.perf_counter()
+                # one switch per checkpoint, not one per denoiser call (hundreds per checkpoint)
+                net.eval()
                 if callback is not None:
                     callback(step, denoiser)
                 if on_checkpoint is not None:
                     on_checkpoint(step, denoisers)
+                net.train()
                 callback_time += time.perf_counter() - tic
             k += 1
     wall = time.perf_counter() - start

@@ -320,6 +320,24 @@ def test_on_checkpoint_gets_raw_and_average():
     assert list(res0.denoisers) == ["raw"] and res0.denoisers["raw"].net is res0.net
 
 
+def test_checkpoint_nets_are_evaluated_without_mode_switches():
+    """At a checkpoint every network is already in eval mode (a denoiser call then switches no
+    modes), the averages stay there, and training resumes in training mode."""
+    modes: list[tuple[bool, ...]] = []
+    switches = []
+
+    def record(step, dens):
+        modes.append(tuple(den.net.training for den in dens.values()))
+        before = [m.training for d in dens.values() for m in d.net.modules()]
+        dens["raw"].denoise(np.full((2, 4, 3), 1 / 3), 0.5)
+        switches.append(before != [m.training for d in dens.values() for m in d.net.modules()])
+
+    cfg = _cfg(ema_decay=0.9, extra_ema_decays=(0.5,), eval_weights=("raw", "ema"))
+    res = train(_net(4), _tokens(16), SCHEDULE, cfg, seed=0, on_checkpoint=record)
+    assert modes == [(False, False, False)] * res.steps.size and not any(switches)
+    assert res.net.training and not res.ema.training
+
+
 def test_extra_averages_equal_runs_with_that_decay():
     """Several horizons in one run: the extra average of decay 0.5 equals the average of a run
     with ``ema_decay = 0.5`` (averaging does not touch the optimiser's trajectory)."""
