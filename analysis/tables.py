@@ -25,10 +25,23 @@ def _onset(cell: xr.Dataset, name: str, p: int) -> str:
     return f"{tau:.0f} ({lo:.0f}–{hi:.0f}){mark}"
 
 
+def _bounds(cell: xr.Dataset) -> str:
+    """``ordered of counted`` by :func:`~physgen.metrics.count_before` with censored onsets as
+    the bounds their brackets give, from the recorded onsets of one cell and weights."""
+    from physgen.metrics import Onset, count_before
+
+    def onset(name: str) -> Onset:
+        return Onset(*(cell[f"{name}{s}"].values for s in ("", "_lo", "_hi", "_censored")))
+
+    ordered, counted = count_before(onset("tau_bias"), onset("tau_test"), censored="bound")
+    return f"{ordered} of {counted}"
+
+
 def onset_table(ds: xr.Dataset) -> str:
     """Markdown rows ``| n | depth | weights | pair | τ_bias | τ_test |`` (``c``: censored, a
     bound) and, per cell and weights, the pairs ordered beyond their brackets
-    (``n_bias_before_test`` of ``n_bias_test_measured``)."""
+    (``n_bias_before_test`` of ``n_bias_test_measured``), then, in brackets, the same count
+    with censored onsets taken as bounds (``count_before(..., censored="bound")``)."""
     rows = [
         "| n | depth | weights | pair | τ_bias (bracket) | τ_test (bracket) |",
         "|---" * 6 + "|",
@@ -46,7 +59,8 @@ def onset_table(ds: xr.Dataset) -> str:
                         f"| {n} | {depth} | {w} | {p} | {_onset(c, 'tau_bias', p)} | "
                         f"{_onset(c, 'tau_test', p)} |"
                     )
-                per_w.append(f"{int(c.n_bias_before_test)} of {int(c.n_bias_test_measured)}")
+                measured = f"{int(c.n_bias_before_test)} of {int(c.n_bias_test_measured)}"
+                per_w.append(f"{measured} ({_bounds(c)})")
             counts.append(f"| {n} | {depth} | " + " | ".join(per_w) + " |")
     return "\n".join(rows) + "\n\n" + "\n".join(counts)
 

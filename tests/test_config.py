@@ -32,13 +32,13 @@ def test_hash_changes_with_any_value() -> None:
     assert a.sha256() != b.sha256()
 
 
-MAIN_JOB = Path(__file__).parents[1] / "docs" / "results" / "main-job" / "results.nc"
+MAIN_JOB = Path(__file__).parents[1] / "docs" / "results" / "main-job-long" / "results.nc"
 
 
 def test_cells_written_by_older_code_keep_their_identity() -> None:
-    """The committed main job was computed before the keys of LATE_KEYS existed: its cells'
-    recorded configs must hash to their recorded identities, or resuming its folder would
-    recompute every finished cell."""
+    """The committed first main job (runs/quick_long.toml) was computed before the keys of
+    LATE_KEYS existed: its cells' recorded configs must hash to their recorded identities, or
+    resuming its folder would recompute every finished cell."""
     with xr.open_dataset(MAIN_JOB) as ds:
         pairs = list(
             zip(

@@ -1,7 +1,7 @@
 """The ordering τ_bias < τ_test does not depend on the weights evaluated: one cell of the main
 job (runs/quick.toml: depth 3, n = 32, 3 content-disjoint pairs), raw weights and the averages
-of horizon 100 and 1000 steps from the same training runs. Slow (7 min on the shared 2-core
-machine)."""
+of horizon 100 and 1000 steps from the same training runs. Slow (the cell took 169 s in the
+main job's timed run, docs/results/2026-12-03-main-job-15min.md)."""
 
 from __future__ import annotations
 

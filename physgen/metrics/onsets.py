@@ -271,14 +271,30 @@ def first_exceed_onset(
     return exceed_bracketed(steps, values, floor).tau
 
 
-def count_before(bias: Onset, test: Onset) -> tuple[int, int]:
+def count_before(
+    bias: Onset, test: Onset, censored: Literal["drop", "bound"] = "drop"
+) -> tuple[int, int]:
     r"""Pairs with :math:`\tau_{\rm bias} < \tau_{\rm test}` beyond resolution:
-    ``(ordered, measured)``, where ``measured`` counts the pairs with both onsets uncensored and
-    ``ordered`` those of them whose brackets are ordered, ``bias.hi ≤ test.lo`` (each onset lies
-    strictly inside its bracket, so the order is not an artefact of rounding to checkpoints)."""
-    measured = ~np.asarray(bias.censored) & ~np.asarray(test.censored)
-    ordered = measured & (np.asarray(bias.hi) <= np.asarray(test.lo))
-    return int(ordered.sum()), int(measured.sum())
+    ``(ordered, counted)``, ``ordered`` being the counted pairs whose brackets are ordered,
+    ``bias.hi ≤ test.lo`` (each onset lies strictly inside its bracket, so the order is not an
+    artefact of rounding to checkpoints).
+
+    ``censored="drop"``: ``counted`` are the pairs with both onsets uncensored (measured).
+    ``censored="bound"``: every pair whose onsets were found (brackets not NaN) counts, a censored
+    onset standing for the bound its bracket gives — a minimum at the first valid checkpoint
+    ``(0, hi)``: at most ``hi``; at the last, ``(lo, inf)``: beyond ``lo`` — so a pair whose
+    τ_bias sits at the start of its valid range and whose τ_test is beyond the end of the run is
+    ordered, and one censored the other way round is not.
+    """
+    if censored not in ("drop", "bound"):
+        raise PhysgenError(f"censored must be 'drop' or 'bound', got {censored!r}")
+    b_lo, b_hi, t_lo = (np.asarray(x, dtype=np.float64) for x in (bias.lo, bias.hi, test.lo))
+    if censored == "drop":
+        counted = ~np.asarray(bias.censored) & ~np.asarray(test.censored)
+    else:
+        counted = ~np.isnan(b_lo) & ~np.isnan(b_hi) & ~np.isnan(t_lo) & ~np.isnan(test.hi)
+    ordered = counted & (b_hi <= t_lo)
+    return int(ordered.sum()), int(counted.sum())
 
 
 def memorisation_floor(

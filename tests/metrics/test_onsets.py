@@ -208,3 +208,24 @@ def test_count_before_needs_ordered_brackets() -> None:
     )
     # pair 0: ordered (bias < 200 < test); pair 1: brackets overlap; 2 and 3: censored
     assert count_before(bias, test) == (1, 2)
+
+
+def test_count_before_with_censored_onsets_as_bounds() -> None:
+    """A τ_bias at the first valid checkpoint (an upper bound) before a τ_test beyond the run (a
+    lower bound) is ordered; censored the other way round it is not; no valid checkpoint at all
+    is not counted. The brackets come from :func:`argmin_bracketed` on synthetic curves."""
+    steps = np.array([10.0, 20.0, 40.0, 80.0, 160.0, 320.0])
+    rising, falling = np.log(steps), -np.log(steps)
+    dip = (np.log(steps) - np.log(40.0)) ** 2  # interior minimum at 40
+    valid = np.ones((4, steps.size), dtype=bool)
+    valid[3] = False
+    bias = argmin_bracketed(steps, np.stack([rising, falling, dip, rising]), valid)
+    test = argmin_bracketed(steps, np.stack([falling, rising, falling, falling]))
+    np.testing.assert_array_equal(bias.censored, [True, True, False, True])
+    np.testing.assert_array_equal(test.censored, [True, True, True, True])
+    # pair 0: bias ≤ 20, test > 160: ordered; pair 1: bias > 160, test ≤ 20: counted, not
+    # ordered; pair 2: bias in (20, 80), test > 160: ordered; pair 3: no valid bias checkpoint
+    assert count_before(bias, test, censored="bound") == (2, 3)
+    assert count_before(bias, test) == (0, 0)
+    with pytest.raises(PhysgenError, match="censored"):
+        count_before(bias, test, censored="keep")  # type: ignore[arg-type]

@@ -299,7 +299,7 @@ def test_cells_are_drawn_per_weights() -> None:
     assert "weights" not in name and "weights" not in one.dims
 
 
-MAIN_JOB = PACKAGE.parent / "docs" / "results" / "main-job" / "results.nc"
+MAIN_JOB = PACKAGE.parent / "docs" / "results" / "main-job-long" / "results.nc"  # quick_long.toml
 
 
 def image_panels(fig: Any) -> list[Any]:
