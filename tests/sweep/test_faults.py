@@ -337,6 +337,10 @@ main_entry()
 """
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _children(pid: int) -> set[int]:
     """Descendant pids of ``pid`` (from /proc)."""
     out: set[int] = set()
@@ -391,6 +395,9 @@ def test_interrupt_with_two_workers(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
+        # as from a terminal: a test run started in the background (`pytest &` in a script)
+        # ignores SIGINT, and the driver would inherit that and never see the interrupt
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 120
     try:
