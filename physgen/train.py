@@ -311,7 +311,7 @@ class TrainResult:
 
     Attributes:
         net: the trained network (raw weights after the last update).
-        ema: the weight average (``None`` when ``ema_decay = 0``).
+        ema: the weight average, in eval mode (``None`` when ``ema_decay = 0``).
         denoiser: :class:`NetDenoiser` of the average (of the raw weights when ``ema_decay = 0``).
         denoisers: ``{name: NetDenoiser}`` for each weights of :func:`weight_decays`.
         steps: checkpoint steps, shape ``(n_checkpoints,)``.
