@@ -12,7 +12,8 @@ A cell file holds the cell's Dataset with the grid dimensions added as length-1 
 coordinates (xyzpy's cells on disk), so the merge is :func:`xarray.combine_by_coords` over the
 files, with ``compat="no_conflicts"``: two files that claim the same grid point with different
 values raise. A cell counts as *done* only if its file opens, its ``config_sha256`` attribute
-equals the hash of the cell's resolved config, and its ``data_sha256`` attribute equals the
+equals the hash of the cell's resolved config (or its recorded ``config_json`` hashes to it under
+the current code: identities that moved while the experiment did not), and its ``data_sha256`` attribute equals the
 checksum of its arrays (:func:`data_sha256`); a missing, partial (killed before ``os.replace``),
 corrupt (unreadable, or one value changed) or stale (config changed) file is recomputed. The
 manifest is a record for people and ``sweep status``; the files and their hashes are the truth,
@@ -193,7 +194,7 @@ class SweepStore:
             ds = open_results(path)
         except PhysgenError:
             return "corrupt"
-        if ds.attrs.get("config_sha256") != cell.sha256:
+        if not _of_config(ds.attrs, cell):
             return "stale"
         return "done" if ds.attrs.get("data_sha256") == data_sha256(ds) else "corrupt"
 
@@ -481,6 +482,23 @@ class SweepStore:
         if write:
             write_netcdf(merged, self.results_path)
         return merged
+
+
+def _of_config(attrs: dict[str, Any], cell: Cell) -> bool:
+    """Whether a cell file with global attributes ``attrs`` holds the experiment of ``cell``:
+    its recorded ``config_sha256`` is the cell's, or its recorded ``config_json``, read by the
+    current code, hashes to the cell's. The second covers identities that moved while the
+    experiment did not: a file written while a key of :data:`physgen.config.LATE_KEYS` was
+    still hashed at its default keeps its finished work."""
+    from physgen.config import ExperimentConfig
+
+    if attrs.get("config_sha256") == cell.sha256:
+        return True
+    try:
+        recorded = ExperimentConfig.from_dict(json.loads(str(attrs["config_json"])))
+    except (KeyError, ValueError, TypeError, PhysgenError):
+        return False  # no readable config, or one the current code no longer accepts
+    return recorded.sha256() == cell.sha256
 
 
 def _union_labels(parts: list[xr.Dataset], grid_dims: tuple[str, ...]) -> list[xr.Dataset]:

@@ -143,3 +143,34 @@ def test_merge_of_cells_with_different_levels_keeps_each_variable_on_its_own_dim
         np.testing.assert_array_equal(got["ladder"].values[:k], want["ladder"].values)
         assert np.isnan(got["ladder"].values[k:]).all()
         assert got["ladder"].sel(level=0).item() == want["ladder"].sel(level=0).item()
+
+
+def _rewrite_identity(path: Path, config_json: str, config_sha: str) -> None:
+    """Give a cell file another recorded config and identity (as older code wrote them)."""
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    ds.attrs.update(config_json=config_json, config_sha256=config_sha)
+    path.unlink()
+    ds.to_netcdf(path)
+
+
+def test_a_cell_whose_identity_moved_while_its_config_did_not_stays_done(tmp_path: Path) -> None:
+    """A file written while a late key (train.p_uncond) was hashed at its default records another
+    config_sha256 for the same experiment: it stays done (its recorded config, read now, is the
+    cell's); a file whose recorded config differs in a value is stale."""
+    out = tmp_path / "sweep"
+    run_sweep(make(), out, cell_fn=toy_cell, merge=False)
+    cells = resolve_cells(make())
+    old = json.loads(cells[0].config.to_json())
+    assert "p_uncond" not in old["train"]  # at its default: left out of the identity
+    old["train"]["p_uncond"] = cells[0].config.train.p_uncond
+    text = json.dumps(old, sort_keys=True)
+    _rewrite_identity(out / "cells" / f"{cells[0].name}.nc", text, "0" * 64)
+    other = json.loads(cells[1].config.to_json())
+    other["train"]["lr"] = 2 * cells[1].config.train.lr
+    _rewrite_identity(out / "cells" / f"{cells[1].name}.nc", json.dumps(other), "1" * 64)
+    _rewrite_identity(out / "cells" / f"{cells[2].name}.nc", "not json", "2" * 64)
+    states = [s.state for s in sweep_status(out)]
+    assert states == ["done", "stale", "stale", "done", "done", "done"]
+    res = run_sweep(make(), out, cell_fn=toy_cell)
+    assert sorted(res.computed) == sorted([cells[1].name, cells[2].name])
