@@ -13,8 +13,8 @@ coordinates (xyzpy's cells on disk), so the merge is :func:`xarray.combine_by_co
 files, with ``compat="no_conflicts"``: two files that claim the same grid point with different
 values raise. A cell counts as *done* only if its file opens, its ``config_sha256`` attribute
 equals the hash of the cell's resolved config (or its recorded ``config_json`` hashes to it under
-the current code: identities that moved while the experiment did not), and its ``data_sha256`` attribute equals the
-checksum of its arrays (:func:`data_sha256`); a missing, partial (killed before ``os.replace``),
+the current code: identities that moved while the experiment did not), and its ``data_sha256``
+attribute equals the checksum of its arrays (:func:`data_sha256`); a missing, partial (killed before ``os.replace``),
 corrupt (unreadable, or one value changed) or stale (config changed) file is recomputed. The
 manifest is a record for people and ``sweep status``; the files and their hashes are the truth,
 so a manifest of the wrong shape is rebuilt from them.
@@ -314,6 +314,7 @@ class SweepStore:
         old = self.manifest().get("cells", {})
         if self.manifest().get("spec_sha256") not in (None, self.spec.sha256()):
             self.results_path.unlink(missing_ok=True)  # the merge of the replaced spec
+        states = {c.name: self.cell_state(c) for c in self.cells}
         self._manifest = {
             "format": 2,
             "physgen_version": __version__,
@@ -328,18 +329,29 @@ class SweepStore:
                     "coords": c.coords,
                     "config_sha256": c.sha256,
                     "file": str(self.cell_path(c).relative_to(self.root)),
-                    "state": self.cell_state(c),
+                    "state": states[c.name],
                     **{
                         k: v
                         for k, v in old.get(c.name, {}).items()
                         if k in ("seconds", "finished")
-                        and old[c.name].get("config_sha256") == c.sha256
+                        and self._record_of(c, old[c.name], states[c.name])
                     },
                 }
                 for c in self.cells
             },
         }
         self._write_manifest()
+
+    def _record_of(self, cell: Cell, entry: dict[str, Any], state: CellState) -> bool:
+        """Whether an old manifest ``entry`` (its seconds, its finish time) describes the cell's
+        file: it names the cell's identity, or the cell is done and the entry names the identity
+        its file recorded (one that moved while the experiment did not, :func:`_of_config`)."""
+        recorded = entry.get("config_sha256")
+        if recorded == cell.sha256:
+            return True
+        if state != "done":
+            return False
+        return recorded == open_results(self.cell_path(cell)).attrs.get("config_sha256")
 
     def _spec_stored(self, source: Path | None) -> bool:
         """Whether ``DIR/spec.toml`` already holds this spec, or is the user's ``source``."""

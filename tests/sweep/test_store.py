@@ -170,7 +170,17 @@ def test_a_cell_whose_identity_moved_while_its_config_did_not_stays_done(tmp_pat
     other["train"]["lr"] = 2 * cells[1].config.train.lr
     _rewrite_identity(out / "cells" / f"{cells[1].name}.nc", json.dumps(other), "1" * 64)
     _rewrite_identity(out / "cells" / f"{cells[2].name}.nc", "not json", "2" * 64)
+    # the manifest of that older code named the same old identity
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["cells"][cells[0].name]
+    entry["config_sha256"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
     states = [s.state for s in sweep_status(out)]
     assert states == ["done", "stale", "stale", "done", "done", "done"]
     res = run_sweep(make(), out, cell_fn=toy_cell)
     assert sorted(res.computed) == sorted([cells[1].name, cells[2].name])
+    # its record (seconds, finish time) is kept, under the cell's current identity
+    kept = json.loads(manifest_path.read_text())["cells"][cells[0].name]
+    assert kept["seconds"] == entry["seconds"] and kept["finished"] == entry["finished"]
+    assert kept["config_sha256"] == cells[0].sha256
